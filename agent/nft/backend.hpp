@@ -1,0 +1,66 @@
+#pragma once
+// The nft backend: the only code that talks nf_tables netlink. It replaces table
+// `inet dnsguard` in one atomic transaction, probes what the kernel supports, and reads
+// our own table back. It never lists, changes or deletes any other table.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "compiler/ruleset.hpp"
+
+namespace dnsguard::nft {
+
+// How queue rules are lowered on this kernel (see probe()).
+enum class QueueBackend : uint8_t { native, xt_compat, none };
+std::string_view to_string(QueueBackend b);
+
+struct KernelFeatures {
+  bool nf_tables = false;       // nf_tables netlink answered at all
+  bool native_queue = false;    // nft `queue` expression (nft_queue)
+  bool xt_nfqueue = false;      // xtables NFQUEUE target through nft_compat
+  bool table_owner_flag = false;  // NFT_TABLE_F_OWNER (kernel 5.12+)
+  QueueBackend queue_backend() const;
+};
+
+struct TransactionStats {
+  size_t messages = 0;      // netlink messages in the batch, begin/end excluded
+  size_t set_elements = 0;  // kernel set elements sent (intervals count twice)
+  size_t bytes = 0;
+};
+
+// The live table, reduced to what the agent controls: chains, rules, sets and their
+// elements, counter names. Handles and counter values are left out, so two readings of
+// an untouched table compare equal and any hand edit shows as a difference.
+struct LiveTable {
+  std::string fingerprint;
+};
+
+struct CounterValue {
+  std::string name;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+// Largest number of set ranges sent in one netlink message; an interval range is two
+// kernel elements, and one message must stay below 64 KiB of elements.
+inline constexpr size_t kRangesPerMessage = 512;
+
+class Backend {
+ public:
+  // Replaces table inet dnsguard with `ruleset` in one transaction. On error the kernel
+  // has applied nothing, and the message names the rule or set (and its policy key).
+  Result<TransactionStats> apply(const ir::Ruleset& ruleset);
+  // Deletes table inet dnsguard; succeeds when it is already gone.
+  Status remove();
+  // Asks the kernel, in a transaction that is validated and then aborted, which
+  // features it has. Changes nothing.
+  Result<KernelFeatures> probe();
+  // nullopt when the table does not exist.
+  Result<std::optional<LiveTable>> read_table();
+  Result<std::vector<CounterValue>> read_counters();
+};
+
+}  // namespace dnsguard::nft
