@@ -92,22 +92,4 @@ std::optional<IpAddress> next_address(const IpAddress& a) {
   return std::nullopt;  // wrapped around: `a` was the last address
 }
 
-std::vector<IpRange> merge_to_ranges(std::vector<IpPrefix> prefixes) {
-  std::sort(prefixes.begin(), prefixes.end());
-  std::vector<IpRange> ranges;
-  for (const auto& p : prefixes) {
-    if (!ranges.empty() && ranges.back().first.family == p.family()) {
-      auto& back = ranges.back();
-      const auto after_back = next_address(back.last);
-      // Overlapping or directly adjacent: extend the current range.
-      if (!after_back || p.first() <= *after_back) {
-        back.last = std::max(back.last, p.last());
-        continue;
-      }
-    }
-    ranges.push_back({p.first(), p.last()});
-  }
-  return ranges;
-}
-
 }  // namespace dnsguard

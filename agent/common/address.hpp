@@ -58,9 +58,6 @@ struct IpRange {
   IpAddress last;
 };
 
-// Sorts prefixes and merges overlapping or adjacent ones into ranges.
-std::vector<IpRange> merge_to_ranges(std::vector<IpPrefix> prefixes);
-
 // a + 1; nullopt when a is the family's last address.
 std::optional<IpAddress> next_address(const IpAddress& a);
 

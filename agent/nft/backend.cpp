@@ -475,12 +475,10 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs) {
     const std::string what = "set " + s.name + " (" + s.origin + ")";
     tx.message(NFT_MSG_NEWSET, NLM_F_CREATE, what,
                [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, set.get()); });
+    // One kernel interval per prefix, adjacent ones included, exactly as nft sends them,
+    // so `nft list` shows what the policy says. The loader has ruled out overlaps.
     std::vector<IpRange> ranges;
-    if (s.interval) {
-      ranges = merge_to_ranges(s.elements);
-    } else {
-      for (const auto& p : s.elements) ranges.push_back({p.first(), p.last()});
-    }
+    for (const auto& p : s.elements) ranges.push_back({p.first(), p.last()});
     tx.add_set_elements(s, id, ranges, what);
   }
   for (const auto& s : rs.meter_sets) {

@@ -189,9 +189,10 @@ class Loader {
     return v;
   }
 
+  // The chosen value, `fallback` when the key is absent, nullopt (reported) when invalid.
   template <typename E>
-  E choice(const toml::table& t, std::string_view path, std::string_view key, E fallback,
-           Choices<E> choices) {
+  std::optional<E> choice(const toml::table& t, std::string_view path, std::string_view key,
+                          E fallback, Choices<E> choices) {
     const toml::node* n = node(t, path, key, false);
     if (!n) return fallback;
     std::string names;
@@ -199,13 +200,13 @@ class Loader {
     if (!n->is_string()) {
       error(*n, join_key(path, key),
             "expected one of " + names + ", found " + std::string(type_name(*n)));
-      return fallback;
+      return std::nullopt;
     }
     const std::string& value = n->as_string()->get();
     for (const auto& c : choices)
       if (value == c.first) return c.second;
     error(*n, join_key(path, key), quote(value) + " is not one of " + names);
-    return fallback;
+    return std::nullopt;
   }
 
   // An array of strings; each element is handed to `each` with its key path.
@@ -307,11 +308,13 @@ class Loader {
   Egress load_egress(const toml::table& t) {
     Egress egress;
     check_keys(t, "egress", {"default", "deny_action", "log_denied", "resolvers", "encrypted_dns"});
-    egress.default_action = choice<EgressDefault>(
+    const auto default_action = choice<EgressDefault>(
         t, "egress", "default", EgressDefault::deny,
         {{"deny", EgressDefault::deny}, {"monitor", EgressDefault::monitor}});
+    egress.default_action = default_action.value_or(EgressDefault::deny);
     egress.deny_action = choice<DenyAction>(t, "egress", "deny_action", DenyAction::reject,
-                                            {{"reject", DenyAction::reject}, {"drop", DenyAction::drop}});
+                                            {{"reject", DenyAction::reject}, {"drop", DenyAction::drop}})
+                             .value_or(DenyAction::reject);
     egress.log_denied = boolean(t, "egress", "log_denied", false);
 
     std::vector<PlacedPrefix> all_addresses;
@@ -337,7 +340,7 @@ class Loader {
       }
     }
     check_overlaps(all_addresses);
-    if (egress.default_action == EgressDefault::deny && egress.resolvers.empty()) {
+    if (default_action == EgressDefault::deny && egress.resolvers.empty()) {
       error(t, "egress.resolvers",
             "egress.default = \"deny\" needs at least one [[egress.resolvers]]; without one all "
             "DNS from this host is blocked (use default = \"monitor\" to observe first)");
@@ -435,7 +438,8 @@ class Loader {
     Ingress ingress;
     check_keys(t, "ingress", {"deny_action", "zone_transfer", "recursion", "rate_limit"});
     ingress.deny_action = choice<DenyAction>(t, "ingress", "deny_action", DenyAction::drop,
-                                             {{"reject", DenyAction::reject}, {"drop", DenyAction::drop}});
+                                             {{"reject", DenyAction::reject}, {"drop", DenyAction::drop}})
+                              .value_or(DenyAction::drop);
     if (const auto* z = table(t, "ingress", "zone_transfer")) {
       check_keys(*z, "ingress.zone_transfer", {"secondaries"});
       auto peers = prefixes(*z, "ingress.zone_transfer", "secondaries", true);
@@ -520,17 +524,20 @@ class Loader {
     in.enabled = boolean(t, p, "enabled", false);
     if (auto q = integer(t, p, "queues", 1, 64)) in.queues = static_cast<uint16_t>(*q);
     in.fail = choice<FailMode>(t, p, "fail", FailMode::open,
-                               {{"open", FailMode::open}, {"closed", FailMode::closed}});
+                               {{"open", FailMode::open}, {"closed", FailMode::closed}})
+                  .value_or(FailMode::open);
     in.block_response = choice<BlockResponse>(
         t, p, "block_response", BlockResponse::nxdomain,
         {{"nxdomain", BlockResponse::nxdomain},
          {"refused", BlockResponse::refused},
          {"nodata", BlockResponse::nodata},
          {"drop", BlockResponse::drop},
-         {"sinkhole", BlockResponse::sinkhole}});
+         {"sinkhole", BlockResponse::sinkhole}})
+                            .value_or(BlockResponse::nxdomain);
     in.malformed = choice<MalformedAction>(
         t, p, "malformed", MalformedAction::drop,
-        {{"drop", MalformedAction::drop}, {"accept", MalformedAction::accept}});
+        {{"drop", MalformedAction::drop}, {"accept", MalformedAction::accept}})
+                       .value_or(MalformedAction::drop);
 
     if (const toml::array* a = array(t, p, "sinkhole")) {
       strings(*a, p + ".sinkhole", [&](const toml::node& n, const std::string& k, const std::string& s) {
@@ -605,7 +612,8 @@ class Loader {
           *tun, p + ".tunneling", "action", TunnelingAction::drop,
           {{"drop", TunnelingAction::drop},
            {"nxdomain", TunnelingAction::nxdomain},
-           {"log", TunnelingAction::log}});
+           {"log", TunnelingAction::log}})
+                              .value_or(TunnelingAction::drop);
     }
     if (const auto* r = table(t, p, "rate_limit")) {
       check_keys(*r, p + ".rate_limit", {"per_client_qps", "burst"});
@@ -624,7 +632,8 @@ class Loader {
     Telemetry tel;
     check_keys(t, "telemetry", {"events", "dnstap", "metrics"});
     tel.events_stdout = choice<bool>(t, "telemetry", "events", false,
-                                     {{"stdout", true}, {"none", false}});
+                                     {{"stdout", true}, {"none", false}})
+                            .value_or(false);
     if (auto s = string(t, "telemetry", "dnstap")) {
       if (s->empty())
         error(*t.get("dnstap"), "telemetry.dnstap",

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds dnsguard into ./build (or $DNSGUARD_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${DNSGUARD_BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build_dir" -j2

@@ -1,0 +1,186 @@
+# Shared helpers for integration tests. Each test builds its own network namespaces
+# (named dg<pid>-*), starts its own peers, and on exit - pass, fail or interrupt -
+# kills exactly the processes it started, by pid, and deletes its namespaces.
+#
+# Tests print one line per check and end with "N passed, N failed".
+
+set -u
+set -o pipefail
+
+BUILD_DIR=${DNSGUARD_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
+SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CTL="$BUILD_DIR/cli/dnsguardctl"
+NFT_TOOL="$BUILD_DIR/tests/dnsguard-nft-tool"
+
+NS_PREFIX="dg$$"
+TEST_TMP=$(mktemp -d "/tmp/dnsguard-test.XXXXXX")
+_namespaces=()
+_pids=()
+_passed=0
+_failed=0
+
+cleanup() {
+  local pid ns
+  for pid in "${_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  for ns in "${_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "this test needs root (network namespaces and nftables)" >&2
+    exit 1
+  fi
+}
+
+# make_ns VAR: creates namespace $NS_PREFIX-VAR with lo up and stores its name in $VAR
+# (not through $(...), whose subshell would lose the cleanup record).
+make_ns() {
+  local ns="$NS_PREFIX-$1"
+  ip netns add "$ns" || { echo "cannot create namespace $ns" >&2; exit 1; }
+  _namespaces+=("$ns")
+  ip -n "$ns" link set lo up
+  printf -v "$1" '%s' "$ns"
+}
+
+# in_ns NS CMD...: runs CMD inside NS.
+in_ns() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+# link NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.
+link() {
+  ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+  ip -n "$1" link set "$2" up
+  ip -n "$3" link set "$4" up
+}
+
+# addr NS IF ADDRESS/LEN: IPv6 addresses skip duplicate detection so they are usable
+# at once.
+addr() {
+  if [[ $3 == *:* ]]; then
+    ip -n "$1" -6 addr add "$3" dev "$2" nodad
+  else
+    ip -n "$1" addr add "$3" dev "$2"
+  fi
+}
+
+# start_bg NS LOGFILE CMD...: starts CMD in NS in the background and remembers its pid.
+start_bg() {
+  local ns=$1 log=$2
+  shift 2
+  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  _pids+=("$!")
+}
+
+# wait_for DESCRIPTION TIMEOUT_S CMD...: polls CMD until it succeeds; fails the test
+# (and exits) when it has not within the timeout.
+wait_for() {
+  local what=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "FAIL: timed out after ${timeout}s waiting for: $what"
+      _failed=$((_failed + 1))
+      finish
+    fi
+    sleep 0.1
+  done
+}
+
+# check DESCRIPTION CMD...: CMD must succeed.
+check() {
+  local what=$1
+  shift
+  if "$@" >"$TEST_TMP/last.out" 2>&1; then
+    echo "ok: $what"
+    _passed=$((_passed + 1))
+  else
+    echo "FAIL: $what"
+    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
+    _failed=$((_failed + 1))
+  fi
+}
+
+# check_output DESCRIPTION PATTERN CMD...: CMD's output (stdout+stderr) must match the
+# extended regular expression PATTERN, whatever CMD's exit status.
+check_output() {
+  local what=$1 pattern=$2
+  shift 2
+  "$@" >"$TEST_TMP/last.out" 2>&1
+  if grep -Eq -- "$pattern" "$TEST_TMP/last.out"; then
+    echo "ok: $what"
+    _passed=$((_passed + 1))
+  else
+    echo "FAIL: $what (no match for /$pattern/)"
+    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
+    _failed=$((_failed + 1))
+  fi
+}
+
+# counter NS NAME: packets of a named counter in our table.
+counter() {
+  in_ns "$1" "$NFT_TOOL" counters | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+finish() {
+  echo "$_passed passed, $_failed failed"
+  ((_failed == 0)) && exit 0
+  exit 1
+}
+
+# ---- real DNS peers ----
+
+# start_unbound NS NAME ADDRESS...: unbound answering example.test from local data.
+start_unbound() {
+  local ns=$1 name=$2
+  shift 2
+  local conf="$TEST_TMP/unbound-$name.conf" a
+  {
+    echo "server:"
+    for a in "$@"; do echo "  interface: $a"; done
+    cat <<EOF
+  port: 53
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  directory: "$TEST_TMP"
+  use-syslog: no
+  logfile: ""
+  do-ip6: yes
+  access-control: 0.0.0.0/0 allow
+  access-control: ::/0 allow
+  module-config: "iterator"
+  local-zone: "example.test." static
+  local-data: "www.example.test. 300 IN A 192.0.2.80"
+  local-data: "www.example.test. 300 IN AAAA fd00:53::80"
+remote-control:
+  control-enable: no
+EOF
+  } >"$conf"
+  start_bg "$ns" "$TEST_TMP/unbound-$name.log" unbound -d -c "$conf"
+  for a in "$@"; do
+    wait_for "unbound $name on $a" 10 in_ns "$ns" dig +short +tries=1 +time=1 "@$a" www.example.test
+  done
+}
+
+# start_dnsmasq NS NAME ANSWER ADDRESS...: dnsmasq answering *.example.test with ANSWER.
+start_dnsmasq() {
+  local ns=$1 name=$2 answer=$3
+  shift 3
+  local args=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces
+    --user=root --group=root --pid-file="$TEST_TMP/dnsmasq-$name.pid" "--address=/example.test/$answer")
+  local a
+  for a in "$@"; do args+=("--listen-address=$a"); done
+  start_bg "$ns" "$TEST_TMP/dnsmasq-$name.log" dnsmasq "${args[@]}"
+  for a in "$@"; do
+    wait_for "dnsmasq $name on $a" 10 in_ns "$ns" dig +short +tries=1 +time=1 "@$a" www.example.test
+  done
+}
