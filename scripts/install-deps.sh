@@ -14,7 +14,7 @@ packages=(
   # kernel tooling used by tests and the demo
   nftables iproute2 iptables procps
   # real DNS peers and clients for integration tests
-  unbound dnsmasq-base bind9 bind9-dnsutils
+  unbound dnsmasq-base bind9 bind9-dnsutils socat
 )
 
 if [[ $(id -u) -ne 0 ]]; then

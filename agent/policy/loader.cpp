@@ -83,7 +83,15 @@ class Loader {
       error(root, "egress.encrypted_dns.canary",
             "the canary answer is given by the inspector; set inspect.enabled = true");
     }
-    if (!errors_.empty()) return std::move(errors_);
+    if (!errors_.empty()) {
+      // In file order, the way a reader fixes them.
+      auto position = [](const Error& e) {
+        return e.where ? std::pair(e.where->line, e.where->column) : std::pair(0u, 0u);
+      };
+      std::stable_sort(errors_.begin(), errors_.end(),
+                       [&](const Error& a, const Error& b) { return position(a) < position(b); });
+      return std::move(errors_);
+    }
     return policy;
   }
 

@@ -98,9 +98,9 @@ TEST(PolicyLoader, HostBitsInAPrefixAreAnErrorThatSuggestsTheNetwork) {
 
 TEST(PolicyLoader, UnknownKeysAreErrorsThatListTheKnownOnes) {
   EXPECT_THAT(errors_of(with_header("[egress]\ndefualt = \"deny\"\n")),
-              ElementsAre(HasSubstr("policy.toml:5:1: egress.defualt: unknown key (known here: default, "
-                                    "deny_action"),
-                          HasSubstr("egress.resolvers: egress.default = \"deny\" needs at least one")));
+              ElementsAre(HasSubstr("egress.resolvers: egress.default = \"deny\" needs at least one"),
+                          HasSubstr("policy.toml:5:1: egress.defualt: unknown key (known here: default, "
+                                    "deny_action")));
   EXPECT_THAT(errors_of(with_header("[dns]\n")),
               ElementsAre(HasSubstr("policy.toml:4:2: dns: unknown key")));
 }
