@@ -24,6 +24,7 @@ cleanup() {
   for pid in "${_pids[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${_pids[@]}"; do wait "$pid" 2>/dev/null; done
   for ns in "${_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  [[ -n ${KEEP_LOGS:-} ]] && cat "$TEST_TMP"/*.log >&2
   rm -rf "$TEST_TMP"
 }
 trap cleanup EXIT
