@@ -306,13 +306,9 @@ class Transaction {
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, family);
     if (table_flags) nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, table_flags);
-    const std::string what = std::string(type == NFT_MSG_DELTABLE ? "delete" : "create") + " table " + name;
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())),
-                                          type, family, flags | NLM_F_ACK, seq_);
-    nftnl_table_nlmsg_build_payload(nlh, t.get());
-    origins_.emplace(seq_++, what);
-    nftnl_batch_update(batch_.get());
-    ++stats_.messages;
+    message(
+        type, flags, (type == NFT_MSG_DELTABLE ? "delete table " : "create table ") + name,
+        [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); }, family);
   }
 
   void add_set_elements(const ir::AddressSet& set, uint32_t set_id,
