@@ -1,50 +1,132 @@
 // dnsguardctl: the command line of dnsguard. `validate` and `compile` work offline;
-// the verbs that talk to a running agent arrive with the agent.
+// every other verb talks to dnsguardd over its Unix socket.
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "compiler/compile.hpp"
+#include "dnsguard/v1/agent.grpc.pb.h"
 #include "policy/policy.hpp"
 
 namespace {
 
 using namespace dnsguard;
+namespace pb = google::protobuf;
 
 // Exit statuses shared by every verb (see README).
 constexpr int kOk = 0;
 constexpr int kPolicyOrRequestError = 1;
+constexpr int kAgentUnreachable = 2;
 
-constexpr std::string_view kUsage = R"TXT(usage: dnsguardctl COMMAND [ARGS]
+constexpr std::string_view kDefaultSocket = "/run/dnsguard/dnsguard.sock";
 
-Commands that work offline (no agent needed):
-  validate FILE   check a policy; print every error as file:line:col: key: message
-  compile FILE    print the nft text the policy compiles to (nft -c -f - accepts it)
+constexpr std::string_view kUsage = R"TXT(usage: dnsguardctl [--socket PATH] [-o table|json] COMMAND [ARGS]
+
+Offline (no agent needed):
+  validate FILE         check a policy; print every error as file:line:col: key: message
+  compile FILE          print the nft text the policy compiles to (nft -c -f - accepts it)
+
+Talking to dnsguardd:
+  plan FILE             show what applying FILE would change against the running policy
+  apply FILE            validate, compile and commit FILE in one kernel transaction
+                        [--dry-run] [--confirm-within 60s] [--expect-generation N]
+  confirm               keep a policy applied with --confirm-within
+  rollback              restore the previous policy
+  status                policy, generation, pending confirmation, kernel backend, drift
+  stats                 the rules' counters
+  events [--follow]     recent agent events [--kind KIND]
+  disable               remove dnsguard's rules (the agent keeps running)
+
+Options:
+  --socket PATH         the agent's socket (default /run/dnsguard/dnsguard.sock, or
+                        $DNSGUARD_SOCKET)
+  -o table|json         output: human tables (default) or JSON (protobuf JSON mapping)
 
 Run `dnsguardctl COMMAND --help` for one command.
 Exit status: 0 success, 1 policy or request error, 2 agent unreachable.
 )TXT";
 
-constexpr std::string_view kValidateHelp = R"TXT(usage: dnsguardctl validate FILE
+const std::map<std::string_view, std::string_view> kVerbHelp = {
+    {"validate", R"TXT(usage: dnsguardctl validate FILE
 
-Parses and checks a policy without an agent. Prints "FILE: ok (policy NAME version N)"
-or every error found, each as file:line:col: key: message. Exit status 0 or 1.
-)TXT";
-
-constexpr std::string_view kCompileHelp = R"TXT(usage: dnsguardctl compile FILE
+Parses and checks a policy on this machine, without an agent. Prints
+"FILE: ok (policy NAME version N)" or every error found, each as
+file:line:col: key: message. Exit status 0 or 1.
+)TXT"},
+    {"compile", R"TXT(usage: dnsguardctl compile FILE
 
 Prints the nft text for a policy: one transaction that replaces table inet dnsguard and
 touches no other table. `dnsguardctl compile FILE | nft -c -f -` checks it against the
-running kernel; `nft -f` would apply it. Exit status 0, or 1 with the policy's errors.
-)TXT";
+running kernel. Exit status 0, or 1 with the policy's errors.
+)TXT"},
+    {"plan", R"TXT(usage: dnsguardctl plan FILE
 
-bool wants_help(const std::vector<std::string_view>& args) {
-  for (auto a : args)
-    if (a == "--help" || a == "-h") return true;
-  return false;
+Asks the agent what applying FILE would change: rules added (+) and removed (-), sets
+added and removed, and set elements added and removed. Nothing is changed. The plan
+names the generation it was made against; `apply --expect-generation N` refuses to
+apply if another change landed in between.
+)TXT"},
+    {"apply", R"TXT(usage: dnsguardctl apply FILE [--dry-run] [--confirm-within DURATION]
+                        [--expect-generation N]
+
+Validates, compiles and commits FILE in one kernel transaction. On any error nothing
+changes and every error is shown.
+  --dry-run               show the plan, commit nothing
+  --confirm-within 60s    unless `dnsguardctl confirm` arrives in time (s, m or h), the
+                          agent restores the previous policy by itself, also across a
+                          restart of the agent
+  --expect-generation N   fail if the running generation is not N (from `plan`)
+)TXT"},
+    {"confirm", "usage: dnsguardctl confirm\n\nKeeps the policy applied with --confirm-within.\n"},
+    {"rollback", "usage: dnsguardctl rollback\n\nRestores the previous policy (as a new generation).\n"},
+    {"status", R"TXT(usage: dnsguardctl status
+
+Shows the running policy (name, version, sha256), generation, when it was applied, a
+pending confirmation, the kernel's queue backend, the inspector's fail mode and drift:
+whether the live table differs from what the agent applied.
+)TXT"},
+    {"stats", "usage: dnsguardctl stats\n\nShows the packet and byte counters of the deny rules.\n"},
+    {"events", R"TXT(usage: dnsguardctl events [--follow] [--kind KIND]
+
+Prints the agent's recent events (apply, rollback, confirm, confirm_timeout, disable,
+drift, start); with --follow, keeps printing new ones until interrupted.
+)TXT"},
+    {"disable", "usage: dnsguardctl disable\n\nRemoves table inet dnsguard; the agent keeps running.\n"},
+};
+
+struct Global {
+  std::string socket;
+  bool json = false;
+};
+
+int usage(std::string_view verb, const std::string& problem) {
+  std::cerr << "dnsguardctl " << verb << ": " << problem << "\n\n";
+  auto it = kVerbHelp.find(verb);
+  std::cerr << (it != kVerbHelp.end() ? it->second : kUsage);
+  return kPolicyOrRequestError;
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  out = s.str();
+  return true;
 }
 
 int print_errors(const Errors& errors) {
@@ -53,48 +135,361 @@ int print_errors(const Errors& errors) {
   return kPolicyOrRequestError;
 }
 
-int single_file_verb(std::string_view verb, const std::vector<std::string_view>& args,
-                     std::string_view help) {
-  if (wants_help(args)) {
-    std::cout << help;
-    return kOk;
+std::string to_json(const pb::Message& m) {
+  std::string out;
+  pb::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)pb::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+std::string local_time(const pb::Timestamp& t) {
+  const std::time_t secs = t.seconds();
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y-%m-%d %H:%M:%S %Z");
+  return s.str();
+}
+
+// ---- talking to the agent ----
+
+class Agent {
+ public:
+  explicit Agent(const Global& g) : g_(g) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxSendMessageSize(64 << 20);
+    stub_ = v1::DnsGuard::NewStub(
+        grpc::CreateCustomChannel("unix:" + g.socket, grpc::InsecureChannelCredentials(), args));
   }
-  if (args.size() != 1) {
-    std::cerr << "dnsguardctl " << verb << ": expected exactly one policy FILE\n" << help;
+
+  template <typename Request, typename Response, typename Call>
+  int call(Call method, const Request& req, Response& resp,
+           std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    const grpc::Status status = ((*stub_).*method)(&ctx, req, &resp);
+    return report(status);
+  }
+
+  v1::DnsGuard::Stub& stub() { return *stub_; }
+
+  // Prints a failed call's problem and its fix; returns the exit status.
+  int report(const grpc::Status& status) const {
+    if (status.ok()) return kOk;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::cerr << "dnsguardctl: cannot reach the agent at " << g_.socket << " ("
+                << status.error_message() << ").\n"
+                << "Is dnsguardd running? Start it with `systemctl start dnsguardd` (or run "
+                   "`dnsguardd --socket "
+                << g_.socket << "`),\nor point --socket (or $DNSGUARD_SOCKET) at the socket it serves.\n";
+      return kAgentUnreachable;
+    }
+    v1::PolicyErrors details;
+    if (!status.error_details().empty() && details.ParseFromString(status.error_details()) &&
+        details.errors_size() > 0) {
+      if (g_.json) {
+        std::cout << to_json(details);
+      } else {
+        for (const auto& e : details.errors()) {
+          Error err;
+          if (!e.file().empty()) err.where = SourceLocation{e.file(), e.line(), e.column()};
+          err.key = e.key();
+          err.message = e.message();
+          std::cerr << err.to_string() << '\n';
+        }
+      }
+      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+        std::cerr << details.errors_size() << (details.errors_size() == 1 ? " error" : " errors")
+                  << "; nothing was changed\n";
+    } else {
+      std::cerr << "dnsguardctl: " << status.error_message() << '\n';
+    }
+    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) return kPolicyOrRequestError;
     return kPolicyOrRequestError;
   }
-  return -1;  // arguments fine
+
+ private:
+  const Global& g_;
+  std::unique_ptr<v1::DnsGuard::Stub> stub_;
+};
+
+bool load_source(const std::string& path, v1::PolicySource* source) {
+  std::string text;
+  if (!read_file(path, text)) {
+    std::cerr << "dnsguardctl: cannot read " << path << ": " << std::strerror(errno) << '\n';
+    return false;
+  }
+  source->set_text(text);
+  source->set_file_name(path);
+  return true;
 }
 
-int validate(const std::vector<std::string_view>& args) {
-  if (int rc = single_file_verb("validate", args, kValidateHelp); rc >= 0) return rc;
-  const std::string path(args[0]);
-  auto policy = policy::load_policy_file(path);
-  if (!policy) return print_errors(policy.errors());
-  std::cout << path << ": ok (policy " << policy->name << " version " << policy->version << ")\n";
+void print_diff(const v1::PlanDiff& d) {
+  if (d.unchanged()) {
+    std::cout << "no changes\n";
+    return;
+  }
+  for (const auto& r : d.rules_removed()) std::cout << "  - rule " << r << '\n';
+  for (const auto& r : d.rules_added()) std::cout << "  + rule " << r << '\n';
+  for (const auto& s : d.sets_removed()) std::cout << "  - set " << s << '\n';
+  for (const auto& s : d.sets_added()) std::cout << "  + set " << s << '\n';
+  for (const auto& c : d.set_changes()) {
+    for (const auto& e : c.removed()) std::cout << "  - element " << c.set() << " " << e << '\n';
+    for (const auto& e : c.added()) std::cout << "  + element " << c.set() << " " << e << '\n';
+  }
+  for (const auto& c : d.counters_removed()) std::cout << "  - counter " << c << '\n';
+  for (const auto& c : d.counters_added()) std::cout << "  + counter " << c << '\n';
+}
+
+std::string describe(const v1::PolicyInfo& p) {
+  return p.name() + " version " + std::to_string(p.version()) + " (sha256 " + p.sha256().substr(0, 12) + ")";
+}
+
+// "60", "60s", "2m", "1h" -> seconds; nullopt when malformed.
+std::optional<uint32_t> parse_duration(std::string_view s) {
+  uint32_t n = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc{} || ptr == s.data()) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
+  if (unit.empty() || unit == "s") return n;
+  if (unit == "m") return n * 60;
+  if (unit == "h") return n * 3600;
+  return std::nullopt;
+}
+
+// ---- verbs ----
+
+int validate(const std::vector<std::string>& args) {
+  if (args.size() != 1) return usage("validate", "expected exactly one policy FILE");
+  auto p = policy::load_policy_file(args[0]);
+  if (!p) return print_errors(p.errors());
+  std::cout << args[0] << ": ok (policy " << p->name << " version " << p->version << ")\n";
   return kOk;
 }
 
-int compile(const std::vector<std::string_view>& args) {
-  if (int rc = single_file_verb("compile", args, kCompileHelp); rc >= 0) return rc;
-  auto policy = policy::load_policy_file(std::string(args[0]));
-  if (!policy) return print_errors(policy.errors());
-  std::cout << ir::render_nft(compiler::compile(policy.value()));
+int compile(const std::vector<std::string>& args) {
+  if (args.size() != 1) return usage("compile", "expected exactly one policy FILE");
+  auto p = policy::load_policy_file(args[0]);
+  if (!p) return print_errors(p.errors());
+  std::cout << ir::render_nft(compiler::compile(p.value()));
   return kOk;
+}
+
+int plan(Agent& agent, const Global& g, const std::vector<std::string>& args) {
+  if (args.size() != 1) return usage("plan", "expected exactly one policy FILE");
+  v1::PlanRequest req;
+  if (!load_source(args[0], req.mutable_policy())) return kPolicyOrRequestError;
+  v1::PlanResponse resp;
+  if (int rc = agent.call(&v1::DnsGuard::Stub::Plan, req, resp); rc != kOk) return rc;
+  if (g.json) {
+    std::cout << to_json(resp);
+    return kOk;
+  }
+  std::cout << "plan: " << describe(resp.policy()) << " against generation " << resp.base_generation() << '\n';
+  print_diff(resp.diff());
+  if (!resp.diff().unchanged())
+    std::cout << "apply it with: dnsguardctl apply " << args[0] << " --expect-generation "
+              << resp.base_generation() << '\n';
+  return kOk;
+}
+
+int apply(Agent& agent, const Global& g, const std::vector<std::string>& args) {
+  v1::ApplyRequest req;
+  std::string file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--dry-run") {
+      req.set_dry_run(true);
+    } else if (args[i] == "--confirm-within" && i + 1 < args.size()) {
+      auto d = parse_duration(args[++i]);
+      if (!d || *d == 0) return usage("apply", "--confirm-within takes a duration such as 60s, 5m or 1h");
+      req.set_confirm_within_seconds(*d);
+    } else if (args[i] == "--expect-generation" && i + 1 < args.size()) {
+      uint64_t n = 0;
+      const auto& v = args[++i];
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || ptr != v.data() + v.size()) return usage("apply", "--expect-generation takes a number");
+      req.set_expected_generation(n);
+    } else if (file.empty() && !args[i].starts_with("--")) {
+      file = args[i];
+    } else {
+      return usage("apply", "unexpected argument " + args[i]);
+    }
+  }
+  if (file.empty()) return usage("apply", "expected a policy FILE");
+  if (!load_source(file, req.mutable_policy())) return kPolicyOrRequestError;
+  v1::ApplyResponse resp;
+  if (int rc = agent.call(&v1::DnsGuard::Stub::Apply, req, resp); rc != kOk) return rc;
+  if (g.json) {
+    std::cout << to_json(resp);
+    return kOk;
+  }
+  if (!resp.committed()) {
+    std::cout << "dry run: " << describe(resp.policy()) << " would change generation "
+              << resp.generation() << " like this (nothing was changed):\n";
+    print_diff(resp.diff());
+    return kOk;
+  }
+  std::cout << "applied " << describe(resp.policy()) << " as generation " << resp.generation() << " ("
+            << resp.netlink_messages() << " netlink messages, " << resp.set_elements()
+            << " set elements, one transaction)\n";
+  print_diff(resp.diff());
+  if (resp.has_confirm_deadline())
+    std::cout << "waiting for confirmation until " << local_time(resp.confirm_deadline())
+              << ": run `dnsguardctl confirm`, or the agent restores the previous policy by itself\n";
+  return kOk;
+}
+
+template <typename Request, typename Response, typename Method>
+int simple(Agent& agent, const Global& g, std::string_view verb, const std::vector<std::string>& args,
+           Method method, void (*print)(const Response&)) {
+  if (!args.empty()) return usage(verb, "takes no arguments");
+  Request req;
+  Response resp;
+  if (int rc = agent.call(method, req, resp); rc != kOk) return rc;
+  if (g.json)
+    std::cout << to_json(resp);
+  else
+    print(resp);
+  return kOk;
+}
+
+void print_status(const v1::GetStatusResponse& s) {
+  auto row = [](std::string_view k, const std::string& v) {
+    std::cout << std::left << std::setw(22) << k << v << '\n';
+  };
+  row("enforcing", s.enforcing() ? "yes" : "no");
+  if (s.has_policy()) {
+    row("policy", s.policy().name() + " version " + std::to_string(s.policy().version()));
+    row("policy sha256", s.policy().sha256());
+    row("policy file", s.policy().file_name());
+  }
+  row("generation", std::to_string(s.generation()));
+  if (s.has_applied_at()) row("applied at", local_time(s.applied_at()));
+  row("pending confirmation", s.confirm_pending() ? "until " + local_time(s.confirm_deadline()) : "none");
+  row("rollback available", s.has_previous() ? "yes" : "no");
+  row("queue backend", s.queue_backend());
+  row("inspector fail mode", s.fail_mode().empty() ? "-" : s.fail_mode());
+  row("drift", s.drift() ? "YES: " + s.drift_detail() : "none");
+  row("agent version", s.agent_version());
+}
+
+void print_stats(const v1::GetStatsResponse& s) {
+  std::cout << "generation " << s.generation() << '\n';
+  std::cout << std::left << std::setw(24) << "COUNTER" << std::right << std::setw(12) << "PACKETS"
+            << std::setw(14) << "BYTES" << "  DESCRIPTION\n";
+  for (const auto& c : s.counters())
+    std::cout << std::left << std::setw(24) << c.name() << std::right << std::setw(12) << c.packets()
+              << std::setw(14) << c.bytes() << "  " << c.description() << '\n';
+}
+
+int events(Agent& agent, const Global& g, const std::vector<std::string>& args) {
+  v1::StreamEventsRequest req;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--follow" || args[i] == "-f")
+      req.set_follow(true);
+    else if (args[i] == "--kind" && i + 1 < args.size())
+      req.set_kind(args[++i]);
+    else
+      return usage("events", "unexpected argument " + args[i]);
+  }
+  grpc::ClientContext ctx;
+  if (!req.follow()) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = agent.stub().StreamEvents(&ctx, req);
+  v1::Event e;
+  while (reader->Read(&e)) {
+    if (g.json) {
+      std::string line;
+      pb::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      (void)pb::util::MessageToJsonString(e, &line, options);
+      std::cout << line << std::endl;
+    } else {
+      std::cout << local_time(e.time()) << "  " << std::left << std::setw(16) << e.kind() << " gen "
+                << e.generation() << "  " << e.message() << std::endl;
+    }
+  }
+  return agent.report(reader->Finish());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kUsage;
-    return args.empty() ? kPolicyOrRequestError : kOk;
+  Global g;
+  const char* env_socket = std::getenv("DNSGUARD_SOCKET");
+  g.socket = env_socket && *env_socket ? env_socket : std::string(kDefaultSocket);
+  std::vector<std::string> args(argv + 1, argv + argc);
+
+  // Global options come before the verb.
+  size_t i = 0;
+  for (; i < args.size() && args[i].starts_with("-"); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kUsage;
+      return kOk;
+    } else if (args[i] == "--socket" && i + 1 < args.size()) {
+      g.socket = args[++i];
+    } else if (args[i] == "-o" && i + 1 < args.size()) {
+      const std::string& format = args[++i];
+      if (format != "json" && format != "table") return usage("", "-o takes table or json");
+      g.json = format == "json";
+    } else {
+      std::cerr << "dnsguardctl: unknown option " << args[i] << "\n\n" << kUsage;
+      return kPolicyOrRequestError;
+    }
   }
-  const std::string_view verb = args[0];
-  args.erase(args.begin());
-  if (verb == "validate") return validate(args);
-  if (verb == "compile") return compile(args);
-  std::cerr << "dnsguardctl: unknown command \"" << verb << "\"\n\n" << kUsage;
+  if (i == args.size()) {
+    std::cerr << kUsage;
+    return kPolicyOrRequestError;
+  }
+  const std::string verb = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  if (verb == "help") {
+    std::cout << kUsage;
+    return kOk;
+  }
+  if (kVerbHelp.count(verb) == 0) {
+    std::cerr << "dnsguardctl: unknown command \"" << verb << "\"\n\n" << kUsage;
+    return kPolicyOrRequestError;
+  }
+  for (const auto& a : rest)
+    if (a == "--help" || a == "-h") {
+      std::cout << kVerbHelp.at(verb);
+      return kOk;
+    }
+
+  if (verb == "validate") return validate(rest);
+  if (verb == "compile") return compile(rest);
+
+  Agent agent(g);
+  if (verb == "plan") return plan(agent, g, rest);
+  if (verb == "apply") return apply(agent, g, rest);
+  if (verb == "events") return events(agent, g, rest);
+  if (verb == "status")
+    return simple<v1::GetStatusRequest, v1::GetStatusResponse>(agent, g, verb, rest,
+                                                               &v1::DnsGuard::Stub::GetStatus, print_status);
+  if (verb == "stats")
+    return simple<v1::GetStatsRequest, v1::GetStatsResponse>(agent, g, verb, rest,
+                                                             &v1::DnsGuard::Stub::GetStats, print_stats);
+  if (verb == "confirm")
+    return simple<v1::ConfirmRequest, v1::ConfirmResponse>(
+        agent, g, verb, rest, &v1::DnsGuard::Stub::Confirm, +[](const v1::ConfirmResponse& r) {
+          std::cout << "generation " << r.generation() << " confirmed; it stays\n";
+        });
+  if (verb == "rollback")
+    return simple<v1::RollbackRequest, v1::RollbackResponse>(
+        agent, g, verb, rest, &v1::DnsGuard::Stub::Rollback, +[](const v1::RollbackResponse& r) {
+          if (r.has_policy())
+            std::cout << "restored " << describe(r.policy()) << " as generation " << r.generation() << '\n';
+          else
+            std::cout << "no previous policy: rules removed, generation " << r.generation() << '\n';
+        });
+  if (verb == "disable")
+    return simple<v1::DisableRequest, v1::DisableResponse>(
+        agent, g, verb, rest, &v1::DnsGuard::Stub::Disable, +[](const v1::DisableResponse& r) {
+          std::cout << "rules removed (generation " << r.generation() << "); the agent keeps running\n";
+        });
   return kPolicyOrRequestError;
 }

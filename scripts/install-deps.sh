@@ -8,11 +8,12 @@ packages=(
   # build
   build-essential cmake pkg-config git
   # libraries the agent links
-  libtomlplusplus-dev libnftnl-dev libmnl-dev
+  libtomlplusplus-dev libnftnl-dev libmnl-dev libssl-dev libsystemd-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # kernel tooling used by tests and the demo
-  nftables iproute2 iptables procps
+  nftables iproute2 iptables procps systemd
   # real DNS peers and clients for integration tests
   unbound dnsmasq-base bind9 bind9-dnsutils socat
 )

@@ -23,6 +23,17 @@ Error make_error(SourceLocation where, std::string key, std::string message) {
   return Error{std::move(where), std::move(key), std::move(message)};
 }
 
+Error make_error(ErrorCode code, std::string message) {
+  Error e = make_error(std::move(message));
+  e.code = code;
+  return e;
+}
+
+Errors with_code(Errors errors, ErrorCode code) {
+  for (auto& e : errors) e.code = code;
+  return errors;
+}
+
 std::string join_errors(const Errors& errors) {
   std::string out;
   for (const auto& e : errors) out += e.to_string() + '\n';

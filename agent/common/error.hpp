@@ -18,10 +18,20 @@ struct SourceLocation {
   uint32_t column = 0;  // 1-based; 0 when unknown
 };
 
+// What kind of failure an error is, so the API edge can map it to a status code.
+enum class ErrorCode : uint8_t {
+  invalid_input,        // the user's input (a policy, a request) is wrong
+  failed_precondition,  // the request is fine but the agent's state does not allow it
+  kernel,               // the kernel refused; nothing was changed
+  storage,              // the state directory could not be written or read
+  internal,
+};
+
 struct Error {
   std::optional<SourceLocation> where;
   std::string key;  // dotted path of the offending key, e.g. "egress.resolvers[0].name"
   std::string message;
+  ErrorCode code = ErrorCode::invalid_input;
 
   // "file:line:col: key: message", leaving out the parts that are unknown.
   std::string to_string() const;
@@ -30,7 +40,12 @@ struct Error {
 Error make_error(std::string message);
 Error make_error(SourceLocation where, std::string key, std::string message);
 
+Error make_error(ErrorCode code, std::string message);
+
 using Errors = std::vector<Error>;
+
+// The same errors, re-classified (e.g. a backend error as `kernel`).
+Errors with_code(Errors errors, ErrorCode code);
 
 // A value or the errors that prevented it. Errors are a list because a policy is
 // checked as a whole: the user sees every mistake at once, not one per run.

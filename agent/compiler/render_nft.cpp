@@ -40,7 +40,9 @@ std::string_view verdict_text(Verdict v) {
   return "";
 }
 
-void render_rule(std::ostringstream& out, const Rule& r) {
+}  // namespace
+
+std::string render_rule(const Rule& r) {
   std::vector<std::string> parts;
   if (r.loopback) parts.push_back(r.loopback == Direction::source ? "iif \"lo\"" : "oif \"lo\"");
   if (r.family && !r.address) parts.push_back("meta nfproto " + std::string(nfproto_name(*r.family)));
@@ -71,10 +73,12 @@ void render_rule(std::ostringstream& out, const Rule& r) {
   if (r.verdict != Verdict::none) parts.emplace_back(verdict_text(r.verdict));
   if (!r.comment.empty()) parts.push_back("comment \"" + r.comment + "\"");
 
-  out << "\t\t";
-  for (size_t i = 0; i < parts.size(); ++i) out << (i ? " " : "") << parts[i];
-  out << '\n';
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? " " : "") + parts[i];
+  return out;
 }
+
+namespace {
 
 void render_elements(std::ostringstream& out, const std::vector<IpPrefix>& elements) {
   constexpr size_t kPerLine = 4;
@@ -125,7 +129,7 @@ std::string render_nft(const Ruleset& rs) {
         << "\t\ttype filter hook " << hook_name(chain.hook) << " priority "
         << priority_text(chain.priority) << "; policy accept;\n";
     for (const auto& r : rs.rules)
-      if (r.chain == chain.name) render_rule(out, r);
+      if (r.chain == chain.name) out << "\t\t" << render_rule(r) << '\n';
     out << "\t}\n";
     if (i + 1 != rs.chains.size()) out << '\n';
   }

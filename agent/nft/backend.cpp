@@ -548,7 +548,7 @@ nlmsghdr* get_header(std::vector<char>& buf, uint16_t type, uint16_t flags, uint
 
 }  // namespace
 
-Result<TransactionStats> Backend::apply(const ir::Ruleset& ruleset) {
+Result<TransactionStats> NetlinkBackend::apply(const ir::Ruleset& ruleset) {
   auto nl = open_socket();
   if (!nl) return nl.errors();
   Transaction tx;
@@ -556,7 +556,7 @@ Result<TransactionStats> Backend::apply(const ir::Ruleset& ruleset) {
   return tx.send(nl->get(), true);
 }
 
-Status Backend::remove() {
+Status NetlinkBackend::remove() {
   auto nl = open_socket();
   if (!nl) return nl.errors();
   Transaction tx;
@@ -567,7 +567,7 @@ Status Backend::remove() {
   return ok_status();
 }
 
-Result<KernelFeatures> Backend::probe() {
+Result<KernelFeatures> NetlinkBackend::probe() {
   auto nl = open_socket();
   if (!nl) return nl.errors();
   KernelFeatures features;
@@ -628,7 +628,7 @@ Result<KernelFeatures> Backend::probe() {
   return features;
 }
 
-Result<std::optional<LiveTable>> Backend::read_table() {
+Result<std::optional<LiveTable>> NetlinkBackend::read_table() {
   auto socket = open_socket();
   if (!socket) return socket.errors();
   mnl_socket* nl = socket->get();
@@ -750,7 +750,10 @@ Result<std::optional<LiveTable>> Backend::read_table() {
       nftnl_rule_unset(got.get(), NFTNL_RULE_POSITION);
       std::vector<char> text(16384);
       nftnl_rule_snprintf(text.data(), text.size(), got.get(), NFTNL_OUTPUT_DEFAULT, 0);
-      fp << "rule " << text.data() << '\n';
+      // One line per rule, so a drift report can name whole rules.
+      std::string line(text.data());
+      std::replace(line.begin(), line.end(), '\n', ' ');
+      fp << "rule " << line << '\n';
     }), "rules");
   }
   for (const auto& name : chains) {
@@ -774,7 +777,7 @@ Result<std::optional<LiveTable>> Backend::read_table() {
   return std::optional<LiveTable>{LiveTable{fp.str()}};
 }
 
-Result<std::vector<CounterValue>> Backend::read_counters() {
+Result<std::vector<CounterValue>> NetlinkBackend::read_counters() {
   auto socket = open_socket();
   if (!socket) return socket.errors();
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);

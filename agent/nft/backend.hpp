@@ -48,19 +48,31 @@ struct CounterValue {
 // kernel elements, and one message must stay below 64 KiB of elements.
 inline constexpr size_t kRangesPerMessage = 512;
 
-class Backend {
+// What the agent needs from the kernel. NetlinkBackend is the real one; tests of the
+// controller and the API substitute a fake, so they run without root.
+class Kernel {
  public:
+  virtual ~Kernel() = default;
   // Replaces table inet dnsguard with `ruleset` in one transaction. On error the kernel
   // has applied nothing, and the message names the rule or set (and its policy key).
-  Result<TransactionStats> apply(const ir::Ruleset& ruleset);
+  virtual Result<TransactionStats> apply(const ir::Ruleset& ruleset) = 0;
   // Deletes table inet dnsguard; succeeds when it is already gone.
-  Status remove();
+  virtual Status remove() = 0;
   // Asks the kernel, in a transaction that is validated and then aborted, which
   // features it has. Changes nothing.
-  Result<KernelFeatures> probe();
+  virtual Result<KernelFeatures> probe() = 0;
   // nullopt when the table does not exist.
-  Result<std::optional<LiveTable>> read_table();
-  Result<std::vector<CounterValue>> read_counters();
+  virtual Result<std::optional<LiveTable>> read_table() = 0;
+  virtual Result<std::vector<CounterValue>> read_counters() = 0;
+};
+
+class NetlinkBackend final : public Kernel {
+ public:
+  Result<TransactionStats> apply(const ir::Ruleset& ruleset) override;
+  Status remove() override;
+  Result<KernelFeatures> probe() override;
+  Result<std::optional<LiveTable>> read_table() override;
+  Result<std::vector<CounterValue>> read_counters() override;
 };
 
 }  // namespace dnsguard::nft

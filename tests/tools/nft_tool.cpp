@@ -35,7 +35,7 @@ int apply(const std::string& path, bool inject_invalid) {
     bad.comment = "injected by the test";
     rs.rules.push_back(bad);
   }
-  nft::Backend backend;
+  nft::NetlinkBackend backend;
   auto stats = backend.apply(rs);
   if (!stats) return fail(stats.errors());
   std::cout << "applied " << rs.policy_name << " version " << rs.policy_version << ": "
@@ -48,7 +48,7 @@ int apply(const std::string& path, bool inject_invalid) {
 
 int main(int argc, char** argv) {
   const std::string_view verb = argc > 1 ? argv[1] : "";
-  nft::Backend backend;
+  nft::NetlinkBackend backend;
   if (verb == "apply" && (argc == 3 || argc == 4)) {
     const bool inject = argc == 4 && std::string_view(argv[3]) == "--inject-invalid-rule";
     if (argc == 4 && !inject) return 2;

@@ -1,0 +1,247 @@
+#include "api/service.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <exception>
+
+namespace dnsguard::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp to_timestamp(daemon::Clock::time_point t) {
+  return TimeUtil::MillisecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+void to_proto(const Error& e, v1::PolicyError* out) {
+  if (e.where) {
+    out->set_file(e.where->file);
+    out->set_line(e.where->line);
+    out->set_column(e.where->column);
+  }
+  out->set_key(e.key);
+  out->set_message(e.message);
+}
+
+void to_proto(const daemon::PolicyInfo& info, v1::PolicyInfo* out) {
+  out->set_name(info.name);
+  out->set_version(info.version);
+  out->set_sha256(info.sha256);
+  out->set_file_name(info.file_name);
+}
+
+void to_proto(const ir::RulesetDiff& d, v1::PlanDiff* out) {
+  out->set_unchanged(d.empty());
+  for (const auto& r : d.rules_added) out->add_rules_added(r);
+  for (const auto& r : d.rules_removed) out->add_rules_removed(r);
+  for (const auto& s : d.sets_added) out->add_sets_added(s);
+  for (const auto& s : d.sets_removed) out->add_sets_removed(s);
+  for (const auto& c : d.set_changes) {
+    auto* change = out->add_set_changes();
+    change->set_set(c.set);
+    for (const auto& e : c.added) change->add_added(e);
+    for (const auto& e : c.removed) change->add_removed(e);
+  }
+  for (const auto& c : d.counters_added) out->add_counters_added(c);
+  for (const auto& c : d.counters_removed) out->add_counters_removed(c);
+}
+
+// Maps controller errors to a gRPC status. Policy mistakes travel structured in the
+// status details (a serialized PolicyErrors), and readably in the message.
+grpc::Status to_status(const Errors& errors) {
+  const ErrorCode code = errors.empty() ? ErrorCode::internal : errors.front().code;
+  grpc::StatusCode status = grpc::StatusCode::INTERNAL;
+  switch (code) {
+    case ErrorCode::invalid_input: status = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case ErrorCode::failed_precondition: status = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case ErrorCode::kernel: status = grpc::StatusCode::ABORTED; break;
+    case ErrorCode::storage: status = grpc::StatusCode::INTERNAL; break;  // not UNAVAILABLE: the agent is up
+    case ErrorCode::internal: status = grpc::StatusCode::INTERNAL; break;
+  }
+  std::string message = join_errors(errors);
+  if (!message.empty() && message.back() == '\n') message.pop_back();
+  v1::PolicyErrors details;
+  for (const auto& e : errors) to_proto(e, details.add_errors());
+  return grpc::Status(status, message, details.SerializeAsString());
+}
+
+// A request with fields this agent does not know was built for a newer API; acting on
+// part of it could do something the sender did not mean.
+grpc::Status check_known_fields(const google::protobuf::Message& request) {
+  const auto& unknown = request.GetReflection()->GetUnknownFields(request);
+  if (unknown.empty()) return grpc::Status::OK;
+  std::string numbers;
+  for (int i = 0; i < unknown.field_count(); ++i)
+    numbers += (i ? ", " : "") + std::to_string(unknown.field(i).number());
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      "request has fields this agent does not know (field numbers " + numbers +
+                          "); is the client newer than the agent?");
+}
+
+daemon::PolicySource source_of(const v1::PolicySource& p) {
+  return {p.text(), p.file_name().empty() ? "policy.toml" : p.file_name()};
+}
+
+// Runs one RPC body: rejects unknown fields, turns exceptions into INTERNAL.
+template <typename Body>
+grpc::Status handle(const google::protobuf::Message& request, Body&& body) {
+  if (auto s = check_known_fields(request); !s.ok()) return s;
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace
+
+grpc::Status Service::Validate(grpc::ServerContext*, const v1::ValidateRequest* req,
+                               v1::ValidateResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.validate(source_of(req->policy()));
+    resp->set_valid(r.ok());
+    if (r.ok())
+      to_proto(r.value(), resp->mutable_policy());
+    else
+      for (const auto& e : r.errors()) to_proto(e, resp->add_errors());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::Plan(grpc::ServerContext*, const v1::PlanRequest* req, v1::PlanResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.plan(source_of(req->policy()));
+    if (!r) return to_status(r.errors());
+    to_proto(r->policy, resp->mutable_policy());
+    to_proto(r->diff, resp->mutable_diff());
+    resp->set_base_generation(r->base_generation);
+    resp->set_nft_text(r->nft_text);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::Apply(grpc::ServerContext*, const v1::ApplyRequest* req, v1::ApplyResponse* resp) {
+  return handle(*req, [&] {
+    daemon::ApplyOptions options;
+    options.dry_run = req->dry_run();
+    options.confirm_within = std::chrono::seconds(req->confirm_within_seconds());
+    options.expected_generation = req->expected_generation();
+    auto r = controller_.apply(source_of(req->policy()), options);
+    if (!r) return to_status(r.errors());
+    to_proto(r->policy, resp->mutable_policy());
+    to_proto(r->diff, resp->mutable_diff());
+    resp->set_committed(r->committed);
+    resp->set_generation(r->generation);
+    if (r->confirm_deadline) *resp->mutable_confirm_deadline() = to_timestamp(*r->confirm_deadline);
+    resp->set_netlink_messages(static_cast<uint32_t>(r->stats.messages));
+    resp->set_set_elements(r->stats.set_elements);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::Confirm(grpc::ServerContext*, const v1::ConfirmRequest* req,
+                              v1::ConfirmResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.confirm();
+    if (!r) return to_status(r.errors());
+    resp->set_generation(r.value());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                               v1::RollbackResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.rollback();
+    if (!r) return to_status(r.errors());
+    if (!r->policy.name.empty()) to_proto(r->policy, resp->mutable_policy());
+    resp->set_generation(r->generation);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* req,
+                                v1::GetStatusResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.status();
+    if (!r) return to_status(r.errors());
+    resp->set_enforcing(r->enforcing);
+    if (r->policy) to_proto(*r->policy, resp->mutable_policy());
+    resp->set_generation(r->generation);
+    if (r->applied_at) *resp->mutable_applied_at() = to_timestamp(*r->applied_at);
+    resp->set_confirm_pending(r->confirm_deadline.has_value());
+    if (r->confirm_deadline) *resp->mutable_confirm_deadline() = to_timestamp(*r->confirm_deadline);
+    resp->set_queue_backend(std::string(nft::to_string(r->kernel.queue_backend())));
+    resp->mutable_kernel()->set_native_queue(r->kernel.native_queue);
+    resp->mutable_kernel()->set_xt_nfqueue(r->kernel.xt_nfqueue);
+    resp->mutable_kernel()->set_table_owner_flag(r->kernel.table_owner_flag);
+    resp->set_fail_mode(r->fail_mode);
+    resp->set_drift(r->drift);
+    resp->set_drift_detail(r->drift_detail);
+    resp->set_has_previous(r->has_previous);
+    resp->set_agent_version(DNSGUARD_VERSION);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req,
+                               v1::GetStatsResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.stats();
+    if (!r) return to_status(r.errors());
+    resp->set_generation(r->generation);
+    for (const auto& c : r->counters) {
+      auto* out = resp->add_counters();
+      out->set_name(c.name);
+      out->set_description(c.description);
+      out->set_packets(c.packets);
+      out->set_bytes(c.bytes);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEventsRequest* req,
+                                   grpc::ServerWriter<v1::Event>* writer) {
+  return handle(*req, [&] {
+    uint64_t last = 0;
+    for (;;) {
+      for (const auto& e : events_.since(last)) {
+        last = e.sequence;
+        if (!req->kind().empty() && e.kind != req->kind()) continue;
+        v1::Event out;
+        *out.mutable_time() = to_timestamp(e.time);
+        out.set_kind(e.kind);
+        out.set_message(e.message);
+        out.set_generation(e.generation);
+        if (!e.policy_name.empty()) {
+          out.mutable_policy()->set_name(e.policy_name);
+          out.mutable_policy()->set_version(e.policy_version);
+          out.mutable_policy()->set_sha256(e.policy_sha256);
+        }
+        if (!writer->Write(out)) return grpc::Status::OK;  // the client went away
+      }
+      if (!req->follow()) return grpc::Status::OK;
+      // Wake up now and then to notice a cancelled client or a shutdown.
+      bool open = true;
+      while (open && !ctx->IsCancelled() && !shutting_down_) {
+        open = events_.wait(last, std::chrono::milliseconds(500));
+        if (!events_.since(last).empty()) break;
+      }
+      if (!open || ctx->IsCancelled() || shutting_down_) return grpc::Status::OK;
+    }
+  });
+}
+
+grpc::Status Service::Disable(grpc::ServerContext*, const v1::DisableRequest* req,
+                              v1::DisableResponse* resp) {
+  return handle(*req, [&] {
+    auto r = controller_.disable();
+    if (!r) return to_status(r.errors());
+    resp->set_generation(r.value());
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace dnsguard::api

@@ -1,0 +1,42 @@
+#pragma once
+// The gRPC service: translates dnsguard.v1 messages to Controller calls and back, and
+// nothing else. Exceptions stop here and become INTERNAL, so one bad request never
+// takes the agent down.
+
+#include <atomic>
+
+#include "daemon/controller.hpp"
+#include "dnsguard/v1/agent.grpc.pb.h"
+#include "telemetry/event_log.hpp"
+
+namespace dnsguard::api {
+
+class Service final : public dnsguard::v1::DnsGuard::Service {
+ public:
+  Service(daemon::Controller& controller, telemetry::EventLog& events)
+      : controller_(controller), events_(events) {}
+
+  // Ends open event streams (agent shutting down).
+  void shutdown() { shutting_down_ = true; }
+
+  grpc::Status Validate(grpc::ServerContext*, const v1::ValidateRequest*, v1::ValidateResponse*) override;
+  grpc::Status Plan(grpc::ServerContext*, const v1::PlanRequest*, v1::PlanResponse*) override;
+  grpc::Status Apply(grpc::ServerContext*, const v1::ApplyRequest*, v1::ApplyResponse*) override;
+  grpc::Status Confirm(grpc::ServerContext*, const v1::ConfirmRequest*, v1::ConfirmResponse*) override;
+  grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest*, v1::RollbackResponse*) override;
+  grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*, v1::GetStatusResponse*) override;
+  grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*, v1::GetStatsResponse*) override;
+  grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamEventsRequest*,
+                            grpc::ServerWriter<v1::Event>*) override;
+  grpc::Status Disable(grpc::ServerContext*, const v1::DisableRequest*, v1::DisableResponse*) override;
+
+ private:
+  daemon::Controller& controller_;
+  telemetry::EventLog& events_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+// Largest request the servers accept; the agent checks the policy size itself.
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
+}  // namespace dnsguard::api

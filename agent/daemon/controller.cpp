@@ -1,0 +1,385 @@
+#include "daemon/controller.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/sha256.hpp"
+#include "compiler/compile.hpp"
+
+namespace dnsguard::daemon {
+namespace {
+
+int64_t to_unix_ms(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_unix_ms(int64_t ms) { return Clock::time_point(std::chrono::milliseconds(ms)); }
+
+Error precondition(std::string message) {
+  return make_error(ErrorCode::failed_precondition, std::move(message));
+}
+
+// Index of the first byte that breaks UTF-8, or npos.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// Lines of `a` missing from `b`, at most `limit`, for a drift report.
+std::vector<std::string> missing_lines(const std::string& a, const std::string& b, size_t limit) {
+  std::vector<std::string> la, lb, out;
+  std::istringstream sa(a), sb(b);
+  for (std::string l; std::getline(sa, l);) la.push_back(l);
+  for (std::string l; std::getline(sb, l);) lb.push_back(l);
+  std::sort(la.begin(), la.end());
+  std::sort(lb.begin(), lb.end());
+  std::set_difference(la.begin(), la.end(), lb.begin(), lb.end(), std::back_inserter(out));
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace
+
+Controller::Controller(nft::Kernel& kernel, StateStore store, telemetry::EventLog& events,
+                       ControllerOptions options)
+    : kernel_(kernel), store_(std::move(store)), events_(events), options_(std::move(options)) {}
+
+Controller::~Controller() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  timer_wakeup_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
+
+Result<Controller::Compiled> Controller::compile(const PolicySource& source) const {
+  const std::string& name = source.file_name.empty() ? std::string("policy.toml") : source.file_name;
+  const SourceLocation where{name, 0, 0};
+  if (source.text.empty()) return make_error(where, "", "the policy is empty");
+  if (source.text.size() > kMaxPolicyBytes)
+    return make_error(where, "",
+                      "the policy is " + std::to_string(source.text.size()) + " bytes; the limit is " +
+                          std::to_string(kMaxPolicyBytes));
+  if (const size_t at = invalid_utf8_at(source.text); at != std::string_view::npos)
+    return make_error(where, "", "the policy is not UTF-8 text (invalid byte at offset " + std::to_string(at) + ")");
+
+  auto loaded = policy::load_policy_text(source.text, name, options_.load);
+  if (!loaded) return loaded.errors();
+  Compiled c{std::move(loaded).value(), {}, {}};
+  c.ruleset = compiler::compile(c.policy);
+  c.info = PolicyInfo{c.policy.name, c.policy.version, sha256_hex(source.text), name};
+  return c;
+}
+
+void Controller::publish(const std::string& kind, const std::string& message) {
+  telemetry::Event e;
+  e.time = options_.now();
+  e.kind = kind;
+  e.message = message;
+  e.generation = state_.generation();
+  if (running_) {
+    e.policy_name = running_->info.name;
+    e.policy_version = running_->info.version;
+    e.policy_sha256 = running_->info.sha256;
+  }
+  events_.publish(std::move(e));
+}
+
+// Reads our table back right after we wrote it: the reference for drift.
+void Controller::record_table() {
+  auto live = kernel_.read_table();
+  applied_fingerprint_ = live && live.value() ? live.value()->fingerprint : std::string();
+}
+
+Status Controller::start() {
+  std::lock_guard lock(mutex_);
+  if (auto s = store_.prepare(); !s) return with_code(s.errors(), ErrorCode::storage);
+  auto loaded = store_.load();
+  if (!loaded) return with_code(loaded.errors(), ErrorCode::storage);
+  state_ = std::move(loaded).value();
+
+  auto features = kernel_.probe();
+  if (!features) return with_code(features.errors(), ErrorCode::kernel);
+  features_ = features.value();
+
+  if (state_.enforcing()) {
+    auto compiled = compile({state_.current().text(), state_.current().file_name()});
+    if (!compiled) {
+      Errors errors = compiled.errors();
+      errors.insert(errors.begin(), make_error(ErrorCode::invalid_input,
+                                               "the saved policy no longer loads on this host:"));
+      return errors;
+    }
+    // Someone changed our table while the agent was away: say so, then repair it.
+    if (auto live = kernel_.read_table(); live) {
+      const bool missing = !live.value();
+      if (missing || sha256_hex(live.value()->fingerprint) != state_.applied_table_sha256()) {
+        running_ = compiled.value();
+        publish("drift", missing ? "table inet dnsguard was missing at start-up; re-applied"
+                                 : "table inet dnsguard was changed outside the agent; re-applied");
+      }
+    }
+    auto applied = kernel_.apply(compiled->ruleset);
+    if (!applied) return with_code(applied.errors(), ErrorCode::kernel);
+    running_ = std::move(compiled).value();
+    record_table();
+    state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
+    if (auto s = store_.save(state_); !s) return with_code(s.errors(), ErrorCode::storage);
+    publish("start", "agent started; policy re-applied at generation " + std::to_string(state_.generation()));
+  } else {
+    publish("start", "agent started; no policy is enforced");
+  }
+  timer_ = std::thread([this] { timer_loop(); });
+  return ok_status();
+}
+
+Result<PolicyInfo> Controller::validate(const PolicySource& source) const {
+  auto c = compile(source);
+  if (!c) return c.errors();
+  return c->info;
+}
+
+Result<PlanResult> Controller::plan(const PolicySource& source) {
+  auto c = compile(source);
+  if (!c) return c.errors();
+  std::lock_guard lock(mutex_);
+  const ir::Ruleset empty;
+  return PlanResult{c->info, ir::diff(running_ ? running_->ruleset : empty, c->ruleset),
+                    state_.generation(), ir::render_nft(c->ruleset)};
+}
+
+Result<nft::TransactionStats> Controller::commit(AgentState next,
+                                                  const std::optional<Compiled>& compiled) {
+  if (auto s = store_.save(next); !s)
+    return with_code(s.errors(), ErrorCode::storage);  // nothing in the kernel changed
+  Result<nft::TransactionStats> applied = nft::TransactionStats{};
+  if (compiled) {
+    applied = kernel_.apply(compiled->ruleset);
+  } else if (auto removed = kernel_.remove(); !removed) {
+    applied = removed.errors();
+  }
+  if (!applied) {
+    // The kernel kept the previous rules; put the previous state back on disk too.
+    (void)store_.save(state_);
+    return with_code(applied.errors(), ErrorCode::kernel);
+  }
+  state_ = std::move(next);
+  running_ = compiled;
+  record_table();
+  state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
+  (void)store_.save(state_);  // the fingerprint only speeds up drift checks at start
+  timer_wakeup_.notify_all();
+  return applied;
+}
+
+Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOptions& options) {
+  auto c = compile(source);
+  if (!c) return c.errors();
+  std::lock_guard lock(mutex_);
+  if (options.expected_generation != 0 && options.expected_generation != state_.generation())
+    return precondition("the running policy changed since the plan: generation is " +
+                        std::to_string(state_.generation()) + ", the plan was made against " +
+                        std::to_string(options.expected_generation) + "; plan again");
+  if (state_.confirm_deadline_unix_ms() != 0 && !options.dry_run)
+    return precondition("generation " + std::to_string(state_.generation()) +
+                        " is waiting for confirmation; run `dnsguardctl confirm` or `dnsguardctl "
+                        "rollback` first");
+
+  const ir::Ruleset empty;
+  ApplyResult result;
+  result.policy = c->info;
+  result.diff = ir::diff(running_ ? running_->ruleset : empty, c->ruleset);
+  result.generation = state_.generation();
+  if (options.dry_run) return result;
+
+  AgentState next = state_;
+  if (state_.enforcing()) *next.mutable_previous() = state_.current();
+  next.mutable_current()->set_text(source.text);
+  next.mutable_current()->set_file_name(c->info.file_name);
+  next.set_enforcing(true);
+  next.set_generation(state_.generation() + 1);
+  const auto now = options_.now();
+  next.set_applied_at_unix_ms(to_unix_ms(now));
+  next.set_confirm_deadline_unix_ms(options.confirm_within.count() > 0
+                                        ? to_unix_ms(now + options.confirm_within)
+                                        : 0);
+  auto stats = commit(std::move(next), c.value());
+  if (!stats) return stats.errors();
+
+  result.committed = true;
+  result.generation = state_.generation();
+  result.stats = stats.value();
+  if (state_.confirm_deadline_unix_ms() != 0)
+    result.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
+  publish("apply", "applied " + c->info.name + " version " + std::to_string(c->info.version) +
+                       (result.confirm_deadline ? " (confirm within " +
+                                                      std::to_string(options.confirm_within.count()) + "s)"
+                                                : ""));
+  return result;
+}
+
+Result<uint64_t> Controller::confirm() {
+  std::lock_guard lock(mutex_);
+  if (state_.confirm_deadline_unix_ms() == 0) return precondition("no apply is waiting for confirmation");
+  AgentState next = state_;
+  next.set_confirm_deadline_unix_ms(0);
+  if (auto s = store_.save(next); !s) return with_code(s.errors(), ErrorCode::storage);
+  state_ = std::move(next);
+  publish("confirm", "generation " + std::to_string(state_.generation()) + " confirmed");
+  return state_.generation();
+}
+
+Result<ApplyResult> Controller::rollback_locked(const std::string& reason, const std::string& kind) {
+  AgentState next = state_;
+  next.set_generation(state_.generation() + 1);
+  next.set_applied_at_unix_ms(to_unix_ms(options_.now()));
+  next.set_confirm_deadline_unix_ms(0);
+  std::optional<Compiled> target;
+  if (state_.has_previous()) {
+    auto c = compile({state_.previous().text(), state_.previous().file_name()});
+    if (!c) {
+      Errors errors = c.errors();
+      errors.insert(errors.begin(), precondition("the previous policy no longer loads on this host:"));
+      return errors;
+    }
+    target = std::move(c).value();
+    *next.mutable_current() = state_.previous();
+    if (state_.enforcing())
+      *next.mutable_previous() = state_.current();
+    else
+      next.clear_previous();
+    next.set_enforcing(true);
+  } else {
+    // The first policy ever applied had nothing before it: going back means no rules.
+    next.set_enforcing(false);
+    next.clear_previous();
+  }
+  const ir::Ruleset empty;
+  ApplyResult result;
+  result.diff = ir::diff(running_ ? running_->ruleset : empty, target ? target->ruleset : empty);
+  auto stats = commit(std::move(next), target);
+  if (!stats) return stats.errors();
+  result.committed = true;
+  result.generation = state_.generation();
+  result.stats = stats.value();
+  if (running_) result.policy = running_->info;
+  publish(kind, reason + (running_ ? "; restored " + running_->info.name + " version " +
+                                         std::to_string(running_->info.version)
+                                   : "; no previous policy, rules removed"));
+  return result;
+}
+
+Result<ApplyResult> Controller::rollback() {
+  std::lock_guard lock(mutex_);
+  if (!state_.has_previous() && state_.confirm_deadline_unix_ms() == 0)
+    return precondition("there is no previous policy to restore");
+  return rollback_locked("rollback requested", "rollback");
+}
+
+void Controller::check_confirm_deadline() {
+  std::lock_guard lock(mutex_);
+  const int64_t deadline = state_.confirm_deadline_unix_ms();
+  if (deadline == 0 || to_unix_ms(options_.now()) < deadline) return;
+  auto r = rollback_locked("generation " + std::to_string(state_.generation()) +
+                               " was not confirmed in time",
+                           "confirm_timeout");
+  if (!r) publish("confirm_timeout", "automatic rollback failed: " + join_errors(r.errors()));
+}
+
+void Controller::timer_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const int64_t deadline = state_.confirm_deadline_unix_ms();
+    if (deadline == 0) {
+      timer_wakeup_.wait(lock);
+      continue;
+    }
+    // Wall-clock deadline (it survives restarts); re-check at least every second so
+    // a clock step does not delay the rescue.
+    const auto wait = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(std::max<int64_t>(deadline - to_unix_ms(options_.now()), 0)),
+        std::chrono::seconds(1));
+    timer_wakeup_.wait_for(lock, wait);
+    if (stopping_) break;
+    if (state_.confirm_deadline_unix_ms() != 0 && to_unix_ms(options_.now()) >= state_.confirm_deadline_unix_ms()) {
+      lock.unlock();
+      check_confirm_deadline();
+      lock.lock();
+    }
+  }
+}
+
+Result<uint64_t> Controller::disable() {
+  std::lock_guard lock(mutex_);
+  AgentState next = state_;
+  next.set_generation(state_.generation() + 1);
+  next.set_enforcing(false);
+  next.set_confirm_deadline_unix_ms(0);
+  if (state_.enforcing()) *next.mutable_previous() = state_.current();
+  auto removed = commit(std::move(next), std::nullopt);
+  if (!removed) return removed.errors();
+  publish("disable", "rules removed; the agent keeps running");
+  return state_.generation();
+}
+
+Result<AgentStatus> Controller::status() {
+  std::lock_guard lock(mutex_);
+  AgentStatus s;
+  s.enforcing = state_.enforcing();
+  s.generation = state_.generation();
+  s.kernel = features_;
+  s.has_previous = state_.has_previous();
+  if (running_) {
+    s.policy = running_->info;
+    s.fail_mode = running_->policy.inspect.fail == policy::FailMode::open ? "open" : "closed";
+  }
+  if (state_.applied_at_unix_ms() != 0) s.applied_at = from_unix_ms(state_.applied_at_unix_ms());
+  if (state_.confirm_deadline_unix_ms() != 0)
+    s.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
+
+  auto live = kernel_.read_table();
+  if (!live) return with_code(live.errors(), ErrorCode::kernel);
+  if (s.enforcing && !live.value()) {
+    s.drift = true;
+    s.drift_detail = "table inet dnsguard is missing";
+  } else if (!s.enforcing && live.value()) {
+    s.drift = true;
+    s.drift_detail = "table inet dnsguard exists but the agent enforces no policy";
+  } else if (s.enforcing && live.value()->fingerprint != applied_fingerprint_) {
+    s.drift = true;
+    std::string detail = "table inet dnsguard differs from what the agent applied";
+    for (const auto& l : missing_lines(live.value()->fingerprint, applied_fingerprint_, 3))
+      detail += "\n  + " + l;
+    for (const auto& l : missing_lines(applied_fingerprint_, live.value()->fingerprint, 3))
+      detail += "\n  - " + l;
+    s.drift_detail = detail;
+  }
+  return s;
+}
+
+Result<Stats> Controller::stats() {
+  std::lock_guard lock(mutex_);
+  Stats out;
+  out.generation = state_.generation();
+  auto counters = kernel_.read_counters();
+  if (!counters) return with_code(counters.errors(), ErrorCode::kernel);
+  for (const auto& c : counters.value()) {
+    CounterStat stat{c.name, "", c.packets, c.bytes};
+    if (running_)
+      for (const auto& d : running_->ruleset.counters)
+        if (d.name == c.name) stat.description = d.description;
+    out.counters.push_back(std::move(stat));
+  }
+  return out;
+}
+
+}  // namespace dnsguard::daemon

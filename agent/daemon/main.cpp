@@ -1,0 +1,231 @@
+// dnsguardd: the dnsguard agent. Re-applies the saved policy, then serves the API on a
+// Unix socket until SIGTERM; the rules stay in place when it stops.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "api/service.hpp"
+#include "common/sha256.hpp"
+#include "daemon/controller.hpp"
+#include "nft/backend.hpp"
+#include "policy/policy.hpp"
+
+namespace {
+
+using namespace dnsguard;
+
+constexpr std::string_view kUsage = R"TXT(usage: dnsguardd [OPTIONS]
+
+The dnsguard agent: owns table inet dnsguard, re-applies the saved policy at start-up
+and serves the dnsguard API on a Unix socket. SIGTERM stops it and leaves the rules in
+place; `dnsguardctl disable` removes them.
+
+  --socket PATH         API socket (default /run/dnsguard/dnsguard.sock, mode 0660)
+  --state-dir DIR       where the current and previous policy are kept
+                        (default /var/lib/dnsguard)
+  --policy FILE         apply FILE at start-up when it differs from the saved policy
+  --check-policy FILE   validate FILE and exit (0 valid, 1 invalid): for ExecStartPre
+  --help                this text
+)TXT";
+
+struct Options {
+  std::string socket = "/run/dnsguard/dnsguard.sock";
+  std::string state_dir = "/var/lib/dnsguard";
+  std::string policy;
+  std::string check_policy;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "dnsguardd: " << message << "\n\n" << kUsage;
+  return 1;
+}
+
+void log(const std::string& line) { std::cerr << "dnsguardd: " << line << std::endl; }
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Creates the socket's directory (0755) or checks that an existing one is safe, and
+// clears a stale socket left by a crashed agent. A live agent's socket is not stolen.
+Status prepare_socket(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return make_error("cannot create " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0755);
+  } else if (!S_ISDIR(st.st_mode)) {
+    return make_error(dir.string() + " is not a directory");
+  } else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+    return make_error(dir.string() + " is writable by anyone; refusing to put the API socket there");
+  }
+
+  if (::lstat(path.c_str(), &st) != 0) return ok_status();
+  if (!S_ISSOCK(st.st_mode)) return make_error(path + " exists and is not a socket; refusing to replace it");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return make_error("socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) return make_error("another dnsguardd is already serving " + path);
+  if (err != ECONNREFUSED) return make_error("cannot check " + path + ": " + std::strerror(err));
+  log("removing stale socket " + path + " left by an agent that is gone");
+  ::unlink(path.c_str());
+  return ok_status();
+}
+
+int check_policy(const std::string& path) {
+  auto p = policy::load_policy_file(path);
+  if (!p) {
+    std::cerr << join_errors(p.errors());
+    return 1;
+  }
+  std::cout << path << ": ok (policy " << p->name << " version " << p->version << ")\n";
+  return 0;
+}
+
+// Applies --policy FILE at start-up unless it is what already runs.
+Status apply_startup_policy(daemon::Controller& controller, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("cannot read --policy " + path + ": " + errno_text());
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto status = controller.status();
+  if (status && status->enforcing && status->policy && status->policy->sha256 == sha256_hex(text.str()))
+    return ok_status();
+  auto applied = controller.apply({text.str(), path}, {});
+  if (!applied) return applied.errors();
+  log("applied " + path + " at start-up, generation " + std::to_string(applied->generation));
+  return ok_status();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string& into) {
+      if (i + 1 >= argc) return false;
+      into = argv[++i];
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--socket") {
+      if (!value(opt.socket)) return usage_error("--socket needs a PATH");
+    } else if (arg == "--state-dir") {
+      if (!value(opt.state_dir)) return usage_error("--state-dir needs a DIR");
+    } else if (arg == "--policy") {
+      if (!value(opt.policy)) return usage_error("--policy needs a FILE");
+    } else if (arg == "--check-policy") {
+      if (!value(opt.check_policy)) return usage_error("--check-policy needs a FILE");
+    } else {
+      return usage_error("unknown option " + std::string(arg));
+    }
+  }
+  if (!opt.check_policy.empty()) return check_policy(opt.check_policy);
+
+  ::umask(077);  // state files are the agent's alone
+  // Signals are taken synchronously by the main thread; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  nft::NetlinkBackend kernel;
+  telemetry::EventLog events;
+  daemon::Controller controller(kernel, daemon::StateStore(opt.state_dir), events);
+
+  // Events go to stderr, one line each (journald keeps them under systemd).
+  std::thread event_printer([&events] {
+    uint64_t last = 0;
+    do {
+      for (const auto& e : events.since(last)) {
+        last = e.sequence;
+        log("event " + e.kind + " generation " + std::to_string(e.generation) + ": " + e.message);
+      }
+    } while (events.wait(last, std::chrono::seconds(1)));
+  });
+  auto stop_printer = [&] {
+    events.close();
+    event_printer.join();
+  };
+
+  if (auto s = controller.start(); !s) {
+    log("cannot start:\n" + join_errors(s.errors()));
+    stop_printer();
+    return 1;
+  }
+  if (!opt.policy.empty()) {
+    if (auto s = apply_startup_policy(controller, opt.policy); !s) {
+      log("--policy " + opt.policy + " was not applied:\n" + join_errors(s.errors()));
+      stop_printer();
+      return 1;
+    }
+  }
+  if (auto s = prepare_socket(opt.socket); !s) {
+    log(join_errors(s.errors()));
+    stop_printer();
+    return 1;
+  }
+
+  api::Service service(controller, events);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(api::kMaxMessageBytes);
+  builder.RegisterService(&service);
+  ::umask(0117);  // the socket is created 0660
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(077);
+  if (!server) {
+    log("cannot listen on " + opt.socket);
+    stop_printer();
+    return 1;
+  }
+  ::chmod(opt.socket.c_str(), 0660);
+  log("serving on " + opt.socket);
+
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  const auto tick = watchdog ? std::chrono::microseconds(watchdog_usec / 2) : std::chrono::seconds(3600);
+  const timespec timeout{static_cast<time_t>(tick.count() / 1'000'000),
+                         static_cast<long>((tick.count() % 1'000'000) * 1000)};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) log("SIGHUP: nothing to reload");
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+  }
+
+  sd_notify(0, "STOPPING=1");
+  log("stopping; the rules stay in place");
+  service.shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  ::unlink(opt.socket.c_str());
+  stop_printer();
+  return 0;
+}
