@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The dnsguard demo: installs and builds, then locks down DNS on a "workstation" that
 # lives in a private network namespace, next to a designated resolver (unbound) and a
-# rogue one (dnsmasq). Nothing on the host changes: every namespace, process and rule
-# is removed at the end, also on failure or Ctrl-C.
+# rogue one (dnsmasq). dnsguardd runs inside the workstation namespace and dnsguardctl
+# drives it. Nothing on the host changes: every namespace, process, file and rule is
+# removed at the end, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ${1:-} != --no-build ]]; then
@@ -46,25 +47,37 @@ addr "$ws" to-res fd00:53::10/64;    addr "$res" to-ws fd00:53::53/64
 addr "$ws" to-rogue 203.0.113.10/24; addr "$rogue" to-ws 203.0.113.53/24
 start_unbound "$res" corp 192.0.2.53 fd00:53::53
 start_dnsmasq "$rogue" rogue 203.0.113.99 203.0.113.53
-q() { in_ns "$ws" dig +tries=1 +time=3 "$@" www.example.test | grep -E '^www|error|refused|timed out' ; }
+q() { in_ns "$ws" dig +tries=1 +time=3 "$@" www.example.test 2>&1 | grep -E '^www|error|refused|timed out' ; }
 echo "before the policy, any resolver answers:"
 run q @203.0.113.53
 
-say "4. Apply the policy (one atomic netlink transaction)"
-run in_ns "$ws" "$NFT_TOOL" apply policies/workstation.toml
+say "4. Start dnsguardd in the workstation namespace"
+export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
+start_bg "$ws" "$TEST_TMP/dnsguardd.log" "$BUILD_DIR/agent/daemon/dnsguardd" \
+  --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
+ctl() { in_ns "$ws" "$CTL" "$@"; }
+wait_for "dnsguardd to serve" 10 ctl status
+run ctl status
 
-say "5. DNS to the designated resolver works: UDP, TCP, IPv6"
+say "5. Plan, then apply the policy (one atomic netlink transaction)"
+run ctl plan policies/workstation.toml | head -8
+echo "  ..."
+run ctl apply policies/workstation.toml | head -2
+
+say "6. DNS to the designated resolver works: UDP, TCP, IPv6"
 run q @192.0.2.53
 run q +tcp @192.0.2.53
 run q @fd00:53::53
 
-say "6. DNS to the rogue resolver fails at once"
+say "7. DNS to the rogue resolver fails at once"
 run q @203.0.113.53
 run q +tcp @203.0.113.53
 
-say "7. Every refusal is counted"
-run in_ns "$ws" "$NFT_TOOL" counters
+say "8. What the agent reports"
+run ctl status
+run ctl stats
+run ctl events
 
-say "8. Clean up: the table, the peers and the namespaces go away"
-run in_ns "$ws" "$NFT_TOOL" remove
+say "9. Clean up: the rules, the agent, the peers and the namespaces go away"
+run ctl disable
 echo "demo finished; nothing was changed on this host"

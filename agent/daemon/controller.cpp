@@ -340,7 +340,8 @@ Result<AgentStatus> Controller::status() {
   s.has_previous = state_.has_previous();
   if (running_) {
     s.policy = running_->info;
-    s.fail_mode = running_->policy.inspect.fail == policy::FailMode::open ? "open" : "closed";
+    if (running_->policy.inspect.enabled)
+      s.fail_mode = running_->policy.inspect.fail == policy::FailMode::open ? "open" : "closed";
   }
   if (state_.applied_at_unix_ms() != 0) s.applied_at = from_unix_ms(state_.applied_at_unix_ms());
   if (state_.confirm_deadline_unix_ms() != 0)

@@ -71,7 +71,7 @@ struct AgentStatus {
   std::optional<Clock::time_point> applied_at;
   std::optional<Clock::time_point> confirm_deadline;
   nft::KernelFeatures kernel;
-  std::string fail_mode;
+  std::string fail_mode;  // inspector fail mode; empty when the policy does not inspect
   bool drift = false;
   std::string drift_detail;
   bool has_previous = false;

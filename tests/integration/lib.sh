@@ -125,6 +125,22 @@ check_output() {
   fi
 }
 
+# check_status DESCRIPTION STATUS CMD...: CMD must exit with exactly STATUS.
+check_status() {
+  local what=$1 expected=$2
+  shift 2
+  "$@" >"$TEST_TMP/last.out" 2>&1
+  local got=$?
+  if ((got == expected)); then
+    echo "ok: $what"
+    _passed=$((_passed + 1))
+  else
+    echo "FAIL: $what (exit status $got, expected $expected)"
+    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
+    _failed=$((_failed + 1))
+  fi
+}
+
 # counter NS NAME: packets of a named counter in our table.
 counter() {
   in_ns "$1" "$NFT_TOOL" counters | awk -v n="$2" '$1 == n { print $2 }'
