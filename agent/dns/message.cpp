@@ -1,0 +1,206 @@
+#include "dns/message.hpp"
+
+#include <cstring>
+
+namespace dnsguard::dns {
+namespace {
+
+constexpr uint16_t kTypeOpt = 41;
+constexpr uint16_t kTypeA = 1;
+constexpr uint16_t kTypeAaaa = 28;
+constexpr uint16_t kClassIn = 1;
+
+uint16_t read16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+void write16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+void write32(uint8_t* p, uint32_t v) {
+  write16(p, static_cast<uint16_t>(v >> 16));
+  write16(p + 2, static_cast<uint16_t>(v));
+}
+
+// Reads the name at `pos`. With `out`, copies it as text; without, only validates and
+// skips it. Returns the offset just past the name as it sits at `pos` (a pointer ends
+// it), or 0 with `error` set.
+size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& error) {
+  size_t end = 0;     // where the name ends at its original position
+  size_t wire = 0;    // octets of the uncompressed name, for the 255 limit
+  size_t hops = 0;
+  size_t limit = m.size();  // a pointer must point before the place it was found
+  if (out) {
+    out->length = 0;
+    out->label_count = 0;
+  }
+  for (;;) {
+    if (pos >= limit) {
+      error = ParseError::truncated_name;
+      return 0;
+    }
+    const uint8_t len = m[pos];
+    if ((len & 0xC0) == 0xC0) {
+      if (pos + 1 >= m.size()) {
+        error = ParseError::truncated_name;
+        return 0;
+      }
+      const size_t target = static_cast<size_t>(len & 0x3F) << 8 | m[pos + 1];
+      if (end == 0) end = pos + 2;
+      if (++hops > kMaxPointerHops) {
+        error = ParseError::pointer_loop;
+        return 0;
+      }
+      if (target >= pos || target < kHeaderSize) {
+        error = ParseError::bad_pointer;
+        return 0;
+      }
+      limit = pos;
+      pos = target;
+      continue;
+    }
+    if ((len & 0xC0) != 0) {
+      error = ParseError::bad_label_type;
+      return 0;
+    }
+    wire += 1 + len;
+    if (wire > kMaxNameWire) {
+      error = ParseError::name_too_long;
+      return 0;
+    }
+    if (len == 0) {
+      if (end == 0) end = pos + 1;
+      return end;
+    }
+    if (pos + 1 + len > limit) {
+      error = ParseError::truncated_name;
+      return 0;
+    }
+    if (out) {
+      if (out->label_count != 0) out->text[out->length++] = '.';
+      out->label_starts[out->label_count++] = out->length;
+      for (size_t i = 0; i < len; ++i) {
+        char c = static_cast<char>(m[pos + 1 + i]);
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+        out->text[out->length++] = c;
+      }
+    }
+    pos += 1 + len;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(ParseError e) {
+  switch (e) {
+    case ParseError::none: return "ok";
+    case ParseError::truncated_header: return "truncated header";
+    case ParseError::not_a_query: return "not a query";
+    case ParseError::unsupported_opcode: return "opcode is not QUERY";
+    case ParseError::no_question: return "no question";
+    case ParseError::several_questions: return "more than one question";
+    case ParseError::truncated_name: return "truncated name";
+    case ParseError::bad_label_type: return "bad label type";
+    case ParseError::name_too_long: return "name longer than 255 octets";
+    case ParseError::bad_pointer: return "compression pointer does not point backwards";
+    case ParseError::pointer_loop: return "compression pointer loop";
+    case ParseError::truncated_question: return "truncated question";
+    case ParseError::truncated_record: return "truncated record";
+    case ParseError::bad_edns: return "bad EDNS OPT record";
+  }
+  return "?";
+}
+
+ParseError parse_query(std::span<const uint8_t> m, Query& q) {
+  if (m.size() < kHeaderSize) return ParseError::truncated_header;
+  const uint8_t* h = m.data();
+  q.id = read16(h);
+  if (h[2] & 0x80) return ParseError::not_a_query;
+  q.opcode = (h[2] >> 3) & 0x0F;
+  if (q.opcode != 0) return ParseError::unsupported_opcode;
+  q.recursion_desired = h[2] & 0x01;
+  q.checking_disabled = h[3] & 0x10;
+  const uint16_t qdcount = read16(h + 4);
+  const uint16_t ancount = read16(h + 6);
+  const uint16_t nscount = read16(h + 8);
+  const uint16_t arcount = read16(h + 10);
+  if (qdcount == 0) return ParseError::no_question;
+  if (qdcount > 1) return ParseError::several_questions;
+
+  ParseError error = ParseError::none;
+  size_t pos = read_name(m, kHeaderSize, &q.qname, error);
+  if (pos == 0) return error;
+  if (pos + 4 > m.size()) return ParseError::truncated_question;
+  q.qtype = read16(h + pos);
+  q.qclass = read16(h + pos + 2);
+  pos += 4;
+  q.question_end = static_cast<uint16_t>(pos);
+
+  // Answer and authority records are skipped; the additional section may hold OPT.
+  q.has_edns = false;
+  const uint32_t records = uint32_t{ancount} + nscount + arcount;
+  for (uint32_t i = 0; i < records; ++i) {
+    const size_t name_at = pos;
+    pos = read_name(m, pos, nullptr, error);
+    if (pos == 0) return error == ParseError::truncated_name ? ParseError::truncated_record : error;
+    if (pos + 10 > m.size()) return ParseError::truncated_record;
+    const uint16_t type = read16(h + pos);
+    const uint16_t rdlength = read16(h + pos + 8);
+    if (pos + 10 + rdlength > m.size()) return ParseError::truncated_record;
+    if (type == kTypeOpt && i >= uint32_t{ancount} + nscount) {
+      if (q.has_edns || m[name_at] != 0) return ParseError::bad_edns;
+      q.has_edns = true;
+      q.edns_udp_size = read16(h + pos + 2);
+      q.edns_version = h[pos + 5];
+      q.edns_do = h[pos + 6] & 0x80;
+    }
+    pos += 10 + rdlength;
+  }
+  return ParseError::none;
+}
+
+size_t build_response(std::span<const uint8_t> m, const Query& q, const ResponseSpec& spec,
+                      std::span<uint8_t> out) {
+  const size_t question = q.question_end;
+  std::optional<IpAddress> answer;
+  if (spec.rcode == Rcode::noerror && q.qclass == kClassIn) {
+    if (q.qtype == kTypeA) answer = spec.sinkhole_v4;
+    if (q.qtype == kTypeAaaa) answer = spec.sinkhole_v6;
+  }
+  const size_t answer_size = answer ? 12 + answer->size() : 0;
+  const size_t opt_size = q.has_edns ? 11 : 0;
+  const size_t total = question + answer_size + opt_size;
+  if (out.size() < total || m.size() < question) return 0;
+
+  // Header and question come from the query: same ID, opcode, RD and question bytes.
+  std::memcpy(out.data(), m.data(), question);
+  uint8_t* h = out.data();
+  h[2] = static_cast<uint8_t>(0x80 | (q.opcode << 3) | (q.recursion_desired ? 0x01 : 0));
+  h[3] = static_cast<uint8_t>(0x80 | (q.checking_disabled ? 0x10 : 0) | static_cast<uint8_t>(spec.rcode));
+  write16(h + 4, 1);
+  write16(h + 6, answer ? 1 : 0);
+  write16(h + 8, 0);
+  write16(h + 10, q.has_edns ? 1 : 0);
+
+  uint8_t* p = h + question;
+  if (answer) {
+    write16(p, 0xC000 | kHeaderSize);  // the question's name
+    write16(p + 2, q.qtype);
+    write16(p + 4, kClassIn);
+    write32(p + 6, spec.ttl);
+    write16(p + 10, static_cast<uint16_t>(answer->size()));
+    std::memcpy(p + 12, answer->bytes.data(), answer->size());
+    p += answer_size;
+  }
+  if (q.has_edns) {
+    p[0] = 0;  // root name
+    write16(p + 1, kTypeOpt);
+    write16(p + 3, spec.edns_udp_size);
+    p[5] = 0;  // extended rcode
+    p[6] = 0;  // version 0
+    p[7] = q.edns_do ? 0x80 : 0;
+    p[8] = 0;
+    write16(p + 9, 0);  // no options
+  }
+  return total;
+}
+
+}  // namespace dnsguard::dns

@@ -1,0 +1,90 @@
+#include "inspect/domain_set.hpp"
+
+namespace dnsguard::inspect {
+namespace {
+
+constexpr uint64_t kMultiplier = 0x100000001b3ULL * 2 + 1;  // odd, so the step is invertible
+
+// Spreads the polynomial hash over all 64 bits (MurmurHash3's finalizer); never 0,
+// which marks empty slots.
+uint64_t finish(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
+
+uint64_t hash_name(std::string_view name) {
+  uint64_t h = 0;
+  for (size_t i = name.size(); i-- > 0;) h = h * kMultiplier + static_cast<uint8_t>(name[i]) + 1;
+  return finish(h);
+}
+
+void hash_suffixes(const dns::Name& name, std::array<uint64_t, 128>& out) {
+  uint64_t h = 0;
+  size_t label = name.label_count;
+  for (size_t i = name.length; i-- > 0;) {
+    h = h * kMultiplier + static_cast<uint8_t>(name.text[i]) + 1;
+    if (label > 0 && i == name.label_starts[label - 1]) out[--label] = finish(h);
+  }
+}
+
+void HashSet::grow() {
+  const size_t capacity = keys_.empty() ? 1024 : keys_.size() * 2;
+  std::vector<uint64_t> keys(capacity, 0);
+  std::vector<uint16_t> sources(capacity, 0);
+  const size_t mask = capacity - 1;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == 0) continue;
+    size_t slot = keys_[i] & mask;
+    while (keys[slot] != 0) slot = (slot + 1) & mask;
+    keys[slot] = keys_[i];
+    sources[slot] = sources_[i];
+  }
+  keys_ = std::move(keys);
+  sources_ = std::move(sources);
+}
+
+void HashSet::insert(uint64_t hash, uint16_t source) {
+  if ((count_ + 1) * 2 > keys_.size()) grow();  // load factor stays under 1/2
+  const size_t mask = keys_.size() - 1;
+  size_t slot = hash & mask;
+  while (keys_[slot] != 0) {
+    if (keys_[slot] == hash) return;
+    slot = (slot + 1) & mask;
+  }
+  keys_[slot] = hash;
+  sources_[slot] = source;
+  ++count_;
+}
+
+std::optional<uint16_t> HashSet::find(uint64_t hash) const {
+  if (keys_.empty()) return std::nullopt;
+  const size_t mask = keys_.size() - 1;
+  for (size_t slot = hash & mask; keys_[slot] != 0; slot = (slot + 1) & mask)
+    if (keys_[slot] == hash) return sources_[slot];
+  return std::nullopt;
+}
+
+void DomainMatcher::add(std::string_view domain, uint16_t source) {
+  if (domain.starts_with("*."))
+    wildcard_.insert(hash_name(domain.substr(2)), source);
+  else
+    exact_.insert(hash_name(domain), source);
+}
+
+std::optional<uint16_t> DomainMatcher::match(const dns::Name& name,
+                                             const std::array<uint64_t, 128>& suffix_hashes) const {
+  if (name.label_count == 0) return std::nullopt;
+  if (auto s = exact_.find(suffix_hashes[0])) return s;
+  if (wildcard_.size() == 0) return std::nullopt;
+  for (size_t i = 1; i < name.label_count; ++i)
+    if (auto s = wildcard_.find(suffix_hashes[i])) return s;
+  return std::nullopt;
+}
+
+}  // namespace dnsguard::inspect

@@ -1,0 +1,216 @@
+#include "inspect/engine.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace dnsguard::inspect {
+namespace {
+
+constexpr std::string_view kCanaryName = "use-application-dns.net";
+constexpr uint16_t kBlockDomainsSource = 0;
+
+bool is_domain_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+// Lower-cases and checks a list entry; nullopt when it is not a domain name.
+std::optional<std::string> normalize(std::string_view text) {
+  std::string name(text);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  std::string_view rest = name;
+  if (rest.starts_with("*.")) rest.remove_prefix(2);
+  if (rest.empty() || rest.size() > 253 || rest.front() == '.' || rest.find("..") != std::string_view::npos)
+    return std::nullopt;
+  if (!std::all_of(rest.begin(), rest.end(), is_domain_char)) return std::nullopt;
+  size_t label = 0;
+  for (char c : rest) {
+    label = c == '.' ? 0 : label + 1;
+    if (label > 63) return std::nullopt;
+  }
+  return name;
+}
+
+bool is_hosts_boilerplate(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
+      "ip6-loopback", "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters",
+      "ip6-allhosts", "0.0.0.0"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+bool looks_like_address(std::string_view word) {
+  return parse_prefix(word).prefix.has_value();
+}
+
+}  // namespace
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::accept: return "accept";
+    case Action::drop: return "drop";
+    case Action::answer_nxdomain: return "nxdomain";
+    case Action::answer_refused: return "refused";
+    case Action::answer_nodata: return "nodata";
+    case Action::answer_sinkhole: return "sinkhole";
+  }
+  return "?";
+}
+
+std::string_view to_string(Reason r) {
+  switch (r) {
+    case Reason::no_match: return "no_match";
+    case Reason::allowed_domain: return "allowed_domain";
+    case Reason::blocked_domain: return "blocked_domain";
+    case Reason::blocked_list: return "blocked_list";
+    case Reason::denied_qtype: return "denied_qtype";
+    case Reason::canary: return "canary";
+    case Reason::rate_limited: return "rate_limited";
+    case Reason::malformed: return "malformed";
+    case Reason::not_inspected: return "not_inspected";
+  }
+  return "?";
+}
+
+bool RateLimiter::allow(const Client& client, uint32_t per_second, uint32_t burst,
+                        SteadyClock::time_point now) {
+  uint64_t key = 1469598103934665603ULL;
+  for (size_t i = 0; i < client.address.size(); ++i) key = (key ^ client.address.bytes[i]) * 1099511628211ULL;
+  key = (key ^ (client.uid ? *client.uid + 1ULL : 0)) * 1099511628211ULL;
+  Shard& shard = shards_[key % kShards];
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) {
+    if (shard.buckets.size() >= max_clients_ / kShards) {
+      // Full: forget clients idle for a minute; failing that, an arbitrary one.
+      std::erase_if(shard.buckets, [&](const auto& kv) { return now - kv.second.last > std::chrono::minutes(1); });
+      if (shard.buckets.size() >= max_clients_ / kShards) shard.buckets.erase(shard.buckets.begin());
+    }
+    it = shard.buckets.emplace(key, Bucket{static_cast<double>(std::max(burst, per_second)), now}).first;
+  }
+  Bucket& b = it->second;
+  const double elapsed = std::chrono::duration<double>(now - b.last).count();
+  b.tokens = std::min(static_cast<double>(std::max(burst, per_second)), b.tokens + elapsed * per_second);
+  b.last = now;
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
+size_t RateLimiter::tracked() const {
+  size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.buckets.size();
+  }
+  return n;
+}
+
+Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t source) {
+  std::ifstream in(path);
+  if (!in) return make_error(SourceLocation{path, 0, 0}, "", std::string("cannot read list file: ") + std::strerror(errno));
+  std::string line;
+  uint32_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::vector<std::string_view> words;
+    std::string_view rest = line;
+    while (!rest.empty()) {
+      const size_t start = rest.find_first_not_of(" \t\r");
+      if (start == std::string_view::npos) break;
+      rest.remove_prefix(start);
+      const size_t end = rest.find_first_of(" \t\r");
+      words.push_back(rest.substr(0, end));
+      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    }
+    if (words.empty()) continue;
+    // Hosts format: an address, then one or more names.
+    const size_t first_name = looks_like_address(words[0]) ? 1 : 0;
+    if (first_name == 1 && words.size() == 1)
+      return make_error(SourceLocation{path, number, 1}, "", "an address without a name");
+    if (first_name == 0 && words.size() > 1)
+      return make_error(SourceLocation{path, number, 1}, "",
+                        "expected one domain per line, or hosts format \"0.0.0.0 name\"");
+    for (size_t i = first_name; i < words.size(); ++i) {
+      auto name = normalize(words[i]);
+      const auto column = static_cast<uint32_t>(words[i].data() - line.data() + 1);
+      if (!name)
+        return make_error(SourceLocation{path, number, column}, "",
+                          "\"" + std::string(words[i]) + "\" is not a domain name");
+      if (first_name == 1 && is_hosts_boilerplate(*name)) continue;
+      into.add(*name, source);
+    }
+  }
+  if (in.bad()) return make_error(SourceLocation{path, number, 0}, "", "read error");
+  return ok_status();
+}
+
+Result<std::shared_ptr<const Engine>> Engine::build(const policy::Policy& policy) {
+  std::shared_ptr<Engine> e(new Engine());
+  e->settings_ = policy.inspect;
+  e->canary_ = policy.egress && policy.egress->encrypted_dns.canary;
+  for (const auto& d : policy.inspect.allow_domains) e->allowed_.add(d, 0);
+  for (const auto& d : policy.inspect.block_domains) e->blocked_.add(d, kBlockDomainsSource);
+  Errors errors;
+  for (size_t i = 0; i < policy.inspect.block_lists.size(); ++i) {
+    auto s = load_block_list(policy.inspect.block_lists[i], e->blocked_, static_cast<uint16_t>(i + 1));
+    if (!s) errors.insert(errors.end(), s.errors().begin(), s.errors().end());
+  }
+  if (!errors.empty()) return errors;
+  for (uint16_t t : policy.inspect.deny_qtypes) e->denied_qtypes_[t] = true;
+  return std::shared_ptr<const Engine>(std::move(e));
+}
+
+Action Engine::block_action() const {
+  switch (settings_.block_response) {
+    case policy::BlockResponse::nxdomain: return Action::answer_nxdomain;
+    case policy::BlockResponse::refused: return Action::answer_refused;
+    case policy::BlockResponse::nodata: return Action::answer_nodata;
+    case policy::BlockResponse::drop: return Action::drop;
+    case policy::BlockResponse::sinkhole: return Action::answer_sinkhole;
+  }
+  return Action::answer_nxdomain;
+}
+
+dns::ResponseSpec Engine::response_for(Action action) const {
+  dns::ResponseSpec spec;
+  switch (action) {
+    case Action::answer_refused: spec.rcode = dns::Rcode::refused; break;
+    case Action::answer_nodata: spec.rcode = dns::Rcode::noerror; break;
+    case Action::answer_sinkhole:
+      spec.rcode = dns::Rcode::noerror;
+      for (const auto& a : settings_.sinkhole)
+        (a.family == AddressFamily::ipv4 ? spec.sinkhole_v4 : spec.sinkhole_v6) = a;
+      break;
+    default: spec.rcode = dns::Rcode::nxdomain; break;
+  }
+  return spec;
+}
+
+Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Client& client,
+                       SteadyClock::time_point now, RateLimiter& rates) const {
+  if (!query) {
+    if (error == dns::ParseError::unsupported_opcode) return {Action::accept, Reason::not_inspected, 0};
+    return {settings_.malformed == policy::MalformedAction::drop ? Action::drop : Action::accept,
+            Reason::malformed, 0};
+  }
+  std::array<uint64_t, 128> suffixes;
+  hash_suffixes(query->qname, suffixes);
+  if (allowed_.size() != 0 && allowed_.match(query->qname, suffixes))
+    return {Action::accept, Reason::allowed_domain, 0};
+  if (settings_.rate_limit &&
+      !rates.allow(client, settings_.rate_limit->per_client_qps, settings_.rate_limit->burst, now))
+    return {Action::answer_refused, Reason::rate_limited, 0};
+  if (canary_ && query->qname.view() == kCanaryName) return {Action::answer_nxdomain, Reason::canary, 0};
+  if (denied_qtypes_[query->qtype]) return {Action::answer_refused, Reason::denied_qtype, 0};
+  if (auto source = blocked_.match(query->qname, suffixes)) {
+    if (*source == kBlockDomainsSource) return {block_action(), Reason::blocked_domain, 0};
+    return {block_action(), Reason::blocked_list, static_cast<uint16_t>(*source - 1)};
+  }
+  return {Action::accept, Reason::no_match, 0};
+}
+
+}  // namespace dnsguard::inspect
