@@ -384,6 +384,12 @@ void print_stats(const v1::GetStatsResponse& s) {
   for (const auto& c : s.counters())
     std::cout << std::left << std::setw(24) << c.name() << std::right << std::setw(12) << c.packets()
               << std::setw(14) << c.bytes() << "  " << c.description() << '\n';
+  if (s.inspector_size() == 0) return;
+  std::cout << '\n' << std::left << std::setw(36) << "INSPECTOR" << std::right << std::setw(12) << "COUNT"
+            << "  DESCRIPTION\n";
+  for (const auto& c : s.inspector())
+    std::cout << std::left << std::setw(36) << c.name() << std::right << std::setw(12) << c.packets() << "  "
+              << c.description() << '\n';
 }
 
 int events(Agent& agent, const Global& g, const std::vector<std::string>& args) {

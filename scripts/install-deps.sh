@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake pkg-config git
   # libraries the agent links
-  libtomlplusplus-dev libnftnl-dev libmnl-dev libssl-dev libsystemd-dev
+  libtomlplusplus-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libssl-dev libsystemd-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -198,6 +198,12 @@ grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* 
       out->set_packets(c.packets);
       out->set_bytes(c.bytes);
     }
+    for (const auto& c : r->inspector) {
+      auto* out = resp->add_inspector();
+      out->set_name(c.name);
+      out->set_description(c.description);
+      out->set_packets(c.value);
+    }
     return grpc::Status::OK;
   });
 }

@@ -97,6 +97,16 @@ class Compiler {
     return r;
   }
 
+  // With [inspect] enabled, plain DNS to a designated resolver goes to the inspector's
+  // queues instead of straight out. DoT is encrypted, so it is accepted as before.
+  bool inspected(policy::Protocol p) const {
+    return policy_.inspect.enabled && (p == policy::Protocol::udp || p == policy::Protocol::tcp);
+  }
+
+  ir::QueueSpec queue_spec() const {
+    return ir::QueueSpec{0, policy_.inspect.queues, policy_.inspect.fail == policy::FailMode::open, true};
+  }
+
   void compile_egress(const policy::Egress& egress) {
     ruleset_.chains.push_back({"egress", ir::Hook::output, 0});
     const bool monitor = egress.default_action == policy::EgressDefault::monitor;
@@ -126,6 +136,12 @@ class Compiler {
           allow.protocol = protocol;
           allow.destination_port = port;
           allow.verdict = Verdict::accept;
+          if (inspected(p)) {
+            allow.verdict = Verdict::queue;
+            allow.queue = queue_spec();
+            allow.comment = key + " " + resolver.name + ": " + std::string(policy::to_string(p)) +
+                            " to the inspector";
+          }
           if (resolver.users.empty()) {
             ruleset_.rules.push_back(allow);
             continue;
@@ -139,6 +155,8 @@ class Compiler {
         }
       }
     }
+
+    if (policy_.inspect.enabled) compile_forward_inspection(egress);
 
     // Encrypted DNS that would slip past port-53 rules.
     const auto& enc = egress.encrypted_dns;
@@ -184,6 +202,29 @@ class Compiler {
       dot.protocol = L4Protocol::tcp;
       dot.destination_port = kDotPort;
       add_deny(dot, "egress_dot_denied", verdict_for(L4Protocol::tcp), log);
+    }
+  }
+
+  // A host that routes sends its clients' queries through the forward hook: those to
+  // designated resolvers are inspected too. (Egress denies stay this host's own.)
+  void compile_forward_inspection(const policy::Egress& egress) {
+    ruleset_.chains.push_back({"forward", ir::Hook::forward, 0});
+    for (size_t i = 0; i < egress.resolvers.size(); ++i) {
+      const auto& resolver = egress.resolvers[i];
+      for (const auto& set : ruleset_.sets) {
+        if (set.name.rfind("resolver_" + resolver.name + "_v", 0) != 0) continue;
+        for (policy::Protocol p : resolver.protocols) {
+          if (!inspected(p)) continue;
+          Rule r = rule("forward", "egress.resolvers[" + std::to_string(i) + "] " + resolver.name + ": " +
+                                       std::string(policy::to_string(p)) + " forwarded to the inspector");
+          r.address = AddressMatch{Direction::destination, set.family, set.name};
+          r.protocol = p == policy::Protocol::udp ? L4Protocol::udp : L4Protocol::tcp;
+          r.destination_port = kDnsPort;
+          r.verdict = Verdict::queue;
+          r.queue = queue_spec();
+          ruleset_.rules.push_back(std::move(r));
+        }
+      }
     }
   }
 

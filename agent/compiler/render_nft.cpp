@@ -36,8 +36,20 @@ std::string_view verdict_text(Verdict v) {
     case Verdict::drop: return "drop";
     case Verdict::reject_icmp_port_unreachable: return "reject with icmpx type port-unreachable";
     case Verdict::reject_tcp_reset: return "reject with tcp reset";
+    case Verdict::queue: return "queue";
   }
   return "";
+}
+
+std::string queue_text(const QueueSpec& q) {
+  std::string flags;
+  if (q.bypass) flags = "bypass";
+  if (q.fanout && q.count > 1) flags += flags.empty() ? "fanout" : ",fanout";
+  std::string out = "queue";
+  if (!flags.empty()) out += " flags " + flags;
+  out += " to " + std::to_string(q.first);
+  if (q.count > 1) out += "-" + std::to_string(q.first + q.count - 1);
+  return out;
 }
 
 }  // namespace
@@ -70,7 +82,10 @@ std::string render_rule(const Rule& r) {
                     "\" group " + std::to_string(r.log->group));
   }
   if (r.counter) parts.push_back("counter name \"" + *r.counter + "\"");
-  if (r.verdict != Verdict::none) parts.emplace_back(verdict_text(r.verdict));
+  if (r.verdict == Verdict::queue)
+    parts.push_back(queue_text(r.queue));
+  else if (r.verdict != Verdict::none)
+    parts.emplace_back(verdict_text(r.verdict));
   if (!r.comment.empty()) parts.push_back("comment \"" + r.comment + "\"");
 
   std::string out;

@@ -81,6 +81,18 @@ enum class Verdict : uint8_t {
   drop,
   reject_icmp_port_unreachable,  // icmpx: ICMP or ICMPv6 by packet family
   reject_tcp_reset,
+  queue,                         // to the inspector: see Rule::queue
+};
+
+// Hands packets to userspace queues first..first+count-1. `bypass`: accept when no
+// inspector listens (fail open); `fanout`: spread by CPU rather than by flow hash. The
+// nft backend lowers this to the native `queue` expression or, on kernels without
+// nft_queue, to the xtables NFQUEUE target through nft_compat.
+struct QueueSpec {
+  uint16_t first = 0;
+  uint16_t count = 1;
+  bool bypass = true;
+  bool fanout = true;
 };
 
 struct Rule {
@@ -97,6 +109,7 @@ struct Rule {
   std::optional<LogStatement> log;
   std::optional<std::string> counter;  // name of a Counter
   Verdict verdict = Verdict::none;
+  QueueSpec queue;                     // with Verdict::queue
   std::string comment;  // shown by `nft list`; says which policy key made the rule
 };
 

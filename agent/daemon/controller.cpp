@@ -74,10 +74,31 @@ Result<Controller::Compiled> Controller::compile(const PolicySource& source) con
 
   auto loaded = policy::load_policy_text(source.text, name, options_.load);
   if (!loaded) return loaded.errors();
-  Compiled c{std::move(loaded).value(), {}, {}};
+  Compiled c{std::move(loaded).value(), {}, {}, nullptr};
   c.ruleset = compiler::compile(c.policy);
   c.info = PolicyInfo{c.policy.name, c.policy.version, sha256_hex(source.text), name};
+  if (c.policy.inspect.enabled) {
+    if (!options_.inspector)
+      return make_error(SourceLocation{name, 0, 0}, "inspect.enabled",
+                        "this agent runs without the inspector; it cannot enforce [inspect]");
+    // Block lists load here, before anything is committed: a bad list fails the request.
+    auto engine = inspect::Engine::build(c.policy);
+    if (!engine) return engine.errors();
+    c.engine = std::move(engine).value();
+  }
   return c;
+}
+
+Status Controller::set_inspector(const std::optional<Compiled>& compiled) {
+  if (!options_.inspector) return ok_status();
+  if (!compiled || !compiled->engine) {
+    options_.inspector->stop();
+    return ok_status();
+  }
+  const auto& in = compiled->policy.inspect;
+  auto s = options_.inspector->configure(compiled->engine, in.queues, in.fail == policy::FailMode::open);
+  if (!s) return with_code(s.errors(), ErrorCode::kernel);
+  return ok_status();
 }
 
 void Controller::publish(const std::string& kind, const std::string& message) {
@@ -128,6 +149,8 @@ Status Controller::start() {
                                  : "table inet dnsguard was changed outside the agent; re-applied");
       }
     }
+    // The queues are served before the rules send packets to them.
+    if (auto s = set_inspector(compiled.value()); !s) return s.errors();
     auto applied = kernel_.apply(compiled->ruleset);
     if (!applied) return with_code(applied.errors(), ErrorCode::kernel);
     running_ = std::move(compiled).value();
@@ -161,6 +184,15 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
                                                   const std::optional<Compiled>& compiled) {
   if (auto s = store_.save(next); !s)
     return with_code(s.errors(), ErrorCode::storage);  // nothing in the kernel changed
+  // A new inspector engine goes in before the rules that queue to it; an inspector that
+  // is no longer needed stops after its rules are gone.
+  const bool inspects = compiled && compiled->engine;
+  if (inspects) {
+    if (auto s = set_inspector(compiled); !s) {
+      (void)store_.save(state_);
+      return s.errors();
+    }
+  }
   Result<nft::TransactionStats> applied = nft::TransactionStats{};
   if (compiled) {
     applied = kernel_.apply(compiled->ruleset);
@@ -168,10 +200,12 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
     applied = removed.errors();
   }
   if (!applied) {
-    // The kernel kept the previous rules; put the previous state back on disk too.
+    // The kernel kept the previous rules; put the previous state (and engine) back too.
     (void)store_.save(state_);
+    if (inspects) (void)set_inspector(running_);
     return with_code(applied.errors(), ErrorCode::kernel);
   }
+  if (!inspects) (void)set_inspector(std::nullopt);
   state_ = std::move(next);
   running_ = compiled;
   record_table();
@@ -380,6 +414,7 @@ Result<Stats> Controller::stats() {
         if (d.name == c.name) stat.description = d.description;
     out.counters.push_back(std::move(stat));
   }
+  if (options_.inspector && running_ && running_->engine) out.inspector = options_.inspector->counters();
   return out;
 }
 

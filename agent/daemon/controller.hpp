@@ -19,6 +19,8 @@
 
 #include "compiler/ruleset.hpp"
 #include "daemon/state_store.hpp"
+#include "inspect/engine.hpp"
+#include "inspect/runtime.hpp"
 #include "nft/backend.hpp"
 #include "policy/policy.hpp"
 #include "telemetry/event_log.hpp"
@@ -87,11 +89,15 @@ struct CounterStat {
 struct Stats {
   uint64_t generation = 0;
   std::vector<CounterStat> counters;
+  std::vector<inspect::RuntimeCounter> inspector;
 };
 
 struct ControllerOptions {
   policy::LoadOptions load;
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
+  // The packet path for policies with [inspect] enabled; without it such policies are
+  // refused.
+  inspect::Runtime* inspector = nullptr;
 };
 
 class Controller {
@@ -124,9 +130,12 @@ class Controller {
     policy::Policy policy;
     ir::Ruleset ruleset;
     PolicyInfo info;
+    std::shared_ptr<const inspect::Engine> engine;  // with [inspect] enabled
   };
 
   Result<Compiled> compile(const PolicySource& source) const;
+  // Points the inspector at `compiled`'s engine, or stops it when there is none.
+  Status set_inspector(const std::optional<Compiled>& compiled);
   // Writes `next` and then makes the kernel match it; restores the old state file if
   // the kernel refuses. `ruleset` is nullopt to remove our table.
   Result<nft::TransactionStats> commit(AgentState next, const std::optional<Compiled>& compiled);

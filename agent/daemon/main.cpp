@@ -21,6 +21,7 @@
 #include "api/service.hpp"
 #include "common/sha256.hpp"
 #include "daemon/controller.hpp"
+#include "nfqueue/inspector.hpp"
 #include "nft/backend.hpp"
 #include "policy/policy.hpp"
 
@@ -154,8 +155,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   nft::NetlinkBackend kernel;
+  nfqueue::Inspector inspector;
   telemetry::EventLog events;
-  daemon::Controller controller(kernel, daemon::StateStore(opt.state_dir), events);
+  daemon::ControllerOptions controller_options;
+  controller_options.inspector = &inspector;
+  daemon::Controller controller(kernel, daemon::StateStore(opt.state_dir), events, controller_options);
 
   // Events go to stderr, one line each (journald keeps them under systemd).
   std::thread event_printer([&events] {
@@ -226,6 +230,9 @@ int main(int argc, char** argv) {
   service.shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   ::unlink(opt.socket.c_str());
+  // With fail = "open" the kernel lets DNS through while nobody serves the queues; with
+  // "closed" it holds it back until the agent is back.
+  inspector.stop();
   stop_printer();
   return 0;
 }

@@ -171,8 +171,37 @@ void set_comment(Obj* obj, uint8_t type, const std::string& comment, SetFn set_u
   set_userdata(obj, nftnl_udata_buf_data(buf.get()), nftnl_udata_buf_len(buf.get()));
 }
 
+void add_queue(nftnl_rule* r, const ir::QueueSpec& q, QueueBackend backend) {
+  if (backend == QueueBackend::native) {
+    auto* e = expr("queue");
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, q.first);
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, q.count);
+    uint16_t flags = 0;
+    if (q.bypass) flags |= NFT_QUEUE_FLAG_BYPASS;
+    if (q.fanout && q.count > 1) flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
+    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
+    nftnl_rule_add_expr(r, e);
+    return;
+  }
+  // What iptables-nft emits for -j NFQUEUE: the xtables target through nft_compat.
+  nftnl_rule_set_u32(r, NFTNL_RULE_COMPAT_PROTO, 0);
+  nftnl_rule_set_u32(r, NFTNL_RULE_COMPAT_FLAGS, 0);
+  auto* e = expr("target");
+  nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+  auto* info = static_cast<xt_NFQ_info_v3*>(calloc(1, XT_ALIGN(sizeof(xt_NFQ_info_v3))));
+  if (!info) throw std::bad_alloc();
+  info->queuenum = q.first;
+  info->queues_total = q.count;
+  info->flags = static_cast<uint16_t>((q.bypass ? NFQ_FLAG_BYPASS : 0) |
+                                      (q.fanout && q.count > 1 ? NFQ_FLAG_CPU_FANOUT : 0));
+  // libnftnl takes ownership of `info` and frees it with the expression.
+  nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, XT_ALIGN(sizeof(xt_NFQ_info_v3)));
+  nftnl_rule_add_expr(r, e);
+}
+
 // ---- IR -> libnftnl objects ----
-Rule build_rule(const ir::Rule& ir_rule) {
+Rule build_rule(const ir::Rule& ir_rule, QueueBackend queue_backend) {
   Rule r(nftnl_rule_alloc());
   if (!r) throw std::bad_alloc();
   nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTable.c_str());
@@ -242,6 +271,7 @@ Rule build_rule(const ir::Rule& ir_rule) {
       add_reject(rp, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
       break;
     case ir::Verdict::reject_tcp_reset: add_reject(rp, NFT_REJECT_TCP_RST, 0); break;
+    case ir::Verdict::queue: add_queue(rp, ir_rule.queue, queue_backend); break;
   }
   set_comment(rp, NFTNL_UDATA_RULE_COMMENT, ir_rule.comment, [](nftnl_rule* o, void* d, uint32_t l) {
     nftnl_rule_set_data(o, NFTNL_RULE_USERDATA, d, l);
@@ -441,7 +471,7 @@ std::string rule_origin(const ir::Rule& r, size_t index_in_chain) {
          (r.comment.empty() ? "" : " (" + r.comment + ")");
 }
 
-void add_ruleset(Transaction& tx, const ir::Ruleset& rs) {
+void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_backend) {
   // Declare, delete, re-create: the delete never fails for a missing table, and the
   // whole replacement is one commit.
   tx.add_table(NFT_MSG_NEWTABLE, NLM_F_CREATE, kTable, NFPROTO_INET);
@@ -506,7 +536,7 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs) {
     size_t index = 0;
     for (const auto& r : rs.rules) {
       if (r.chain != c.name) continue;
-      Rule rule = build_rule(r);
+      Rule rule = build_rule(r, queue_backend);
       tx.message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rule_origin(r, index++),
                  [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule.get()); });
     }
@@ -548,11 +578,33 @@ nlmsghdr* get_header(std::vector<char>& buf, uint16_t type, uint16_t flags, uint
 
 }  // namespace
 
+std::string describe_lowering(const ir::Rule& rule, QueueBackend queue_backend) {
+  Rule r = build_rule(rule, queue_backend);
+  std::vector<char> text(16384);
+  nftnl_rule_snprintf(text.data(), text.size(), r.get(), NFTNL_OUTPUT_DEFAULT, 0);
+  return text.data();
+}
+
 Result<TransactionStats> NetlinkBackend::apply(const ir::Ruleset& ruleset) {
+  // Queue rules are lowered to what this kernel has, which the probe finds out.
+  QueueBackend queue_backend = QueueBackend::none;
+  const bool queues = std::any_of(ruleset.rules.begin(), ruleset.rules.end(),
+                                  [](const ir::Rule& r) { return r.verdict == ir::Verdict::queue; });
+  if (queues) {
+    if (!features_) {
+      auto probed = probe();
+      if (!probed) return probed.errors();
+    }
+    queue_backend = features_->queue_backend();
+    if (queue_backend == QueueBackend::none)
+      return make_error("this kernel can queue no packets to the inspector: it has neither the nft "
+                        "queue expression (nft_queue) nor the xtables NFQUEUE target (nft_compat, "
+                        "xt_NFQUEUE); load one of them or disable [inspect]");
+  }
   auto nl = open_socket();
   if (!nl) return nl.errors();
   Transaction tx;
-  add_ruleset(tx, ruleset);
+  add_ruleset(tx, ruleset, queue_backend);
   return tx.send(nl->get(), true);
 }
 
@@ -603,28 +655,12 @@ Result<KernelFeatures> NetlinkBackend::probe() {
   if (!features.nf_tables) return make_error("the kernel's nf_tables did not accept a table; is nf_tables available?");
   features.table_owner_flag = check(NFPROTO_INET, NFT_TABLE_F_OWNER, AddExprs{nullptr});
   features.native_queue = check(NFPROTO_INET, 0, AddExprs{[](nftnl_rule* r) {
-    auto* e = expr("queue");
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, 0);
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
-    nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
-    nftnl_rule_add_expr(r, e);
+    add_queue(r, ir::QueueSpec{0, 1, true, false}, QueueBackend::native);
   }});
-  // nft_compat refuses inet tables on current kernels, so the xtables target is tried
-  // where it would be used: an ip-family table.
-  features.xt_nfqueue = check(NFPROTO_IPV4, 0, AddExprs{[](nftnl_rule* r) {
-    nftnl_rule_set_u32(r, NFTNL_RULE_COMPAT_PROTO, 0);
-    nftnl_rule_set_u32(r, NFTNL_RULE_COMPAT_FLAGS, 0);
-    auto* e = expr("target");
-    nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
-    auto* info = static_cast<xt_NFQ_info_v3*>(calloc(1, XT_ALIGN(sizeof(xt_NFQ_info_v3))));
-    info->queuenum = 0;
-    info->queues_total = 1;
-    info->flags = NFQ_FLAG_BYPASS;
-    // libnftnl takes ownership of `info` and frees it with the expression.
-    nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, XT_ALIGN(sizeof(xt_NFQ_info_v3)));
-    nftnl_rule_add_expr(r, e);
+  features.xt_nfqueue = check(NFPROTO_INET, 0, AddExprs{[](nftnl_rule* r) {
+    add_queue(r, ir::QueueSpec{0, 1, true, false}, QueueBackend::xt_compat);
   }});
+  features_ = features;
   return features;
 }
 

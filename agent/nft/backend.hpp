@@ -66,6 +66,13 @@ class Kernel {
   virtual Result<std::vector<CounterValue>> read_counters() = 0;
 };
 
+// The libnftnl expressions `rule` lowers to, as libnftnl prints them. For tests: it shows
+// both queue lowerings without needing a kernel that has both.
+std::string describe_lowering(const ir::Rule& rule, QueueBackend queue_backend);
+
+// Queue rules are lowered to the native `queue` expression where the kernel has it and
+// to the xtables NFQUEUE target otherwise, as the last probe() found (probed on first
+// need).
 class NetlinkBackend final : public Kernel {
  public:
   Result<TransactionStats> apply(const ir::Ruleset& ruleset) override;
@@ -73,6 +80,9 @@ class NetlinkBackend final : public Kernel {
   Result<KernelFeatures> probe() override;
   Result<std::optional<LiveTable>> read_table() override;
   Result<std::vector<CounterValue>> read_counters() override;
+
+ private:
+  std::optional<KernelFeatures> features_;
 };
 
 }  // namespace dnsguard::nft

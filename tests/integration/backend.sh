@@ -14,10 +14,27 @@ make_ns host
 make_ns scratch
 listing() { in_ns "$1" nft list table inet dnsguard; }
 
+native_queue=$(in_ns "$scratch" "$NFT_TOOL" probe | awk '$1 == "native_queue" { print $2 }')
+# Compiled text uses the native `queue` statement. On a kernel without nft_queue the
+# only errors nft -c may report are the kernel refusing those statements; the agent
+# lowers them to the xtables target there (tests/integration/inspector.sh).
+only_queue_refused() {
+  local errors queue_errors
+  in_ns "$scratch" nft -c -f "$1" >"$TEST_TMP/nft-c.out" 2>&1 && return 0
+  errors=$(grep -c 'Error:' "$TEST_TMP/nft-c.out")
+  queue_errors=$(grep -A1 'Error: Could not process rule: No such file or directory' "$TEST_TMP/nft-c.out" | grep -c ' queue flags ')
+  ((native_queue == 0 && errors > 0 && errors == queue_errors))
+}
+
 echo "# nft accepts the compiled text, and both paths build the same table"
 for policy in "$SOURCE_DIR"/policies/*.toml "$SOURCE_DIR"/tests/golden/*.toml; do
   name=$(basename "$policy")
   "$CTL" compile "$policy" >"$TEST_TMP/$name.nft"
+  if grep -q ' queue flags ' "$TEST_TMP/$name.nft" && ((native_queue == 0)); then
+    check "$name: nft -c accepts the compiled text but for queue statements this kernel lacks" \
+      only_queue_refused "$TEST_TMP/$name.nft"
+    continue
+  fi
   check "$name: nft -c accepts the compiled text" in_ns "$scratch" nft -c -f "$TEST_TMP/$name.nft"
   in_ns "$scratch" nft -f "$TEST_TMP/$name.nft" && listing "$scratch" >"$TEST_TMP/$name.by-nft"
   in_ns "$scratch" "$NFT_TOOL" apply "$policy" >/dev/null && listing "$scratch" >"$TEST_TMP/$name.by-backend"

@@ -1,0 +1,30 @@
+#pragma once
+// What the controller needs from the inspector's packet path (nfqueue::Inspector is the
+// real one; tests substitute their own).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "inspect/engine.hpp"
+
+namespace dnsguard::inspect {
+
+struct RuntimeCounter {
+  std::string name;
+  std::string description;
+  uint64_t value = 0;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  // Serves queues 0..queues-1 with `engine`, swapping it in without dropping packets.
+  virtual Status configure(std::shared_ptr<const Engine> engine, uint16_t queues, bool fail_open) = 0;
+  virtual void stop() = 0;
+  virtual std::vector<RuntimeCounter> counters() const = 0;
+};
+
+}  // namespace dnsguard::inspect

@@ -1,0 +1,446 @@
+#include "nfqueue/inspector.hpp"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+// libnetfilter_queue's libmnl-based API (its headers need the kernel's types above).
+extern "C" {
+#include <libnetfilter_queue/libnetfilter_queue.h>
+}
+
+#include "dns/message.hpp"
+#include "nfqueue/packet.hpp"
+
+namespace dnsguard::nfqueue {
+namespace {
+
+constexpr size_t kBatch = 64;           // packets read before verdicts go back
+constexpr size_t kMessageBuffer = 8192; // one queued packet: copy range plus attributes
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+struct SocketCloser {
+  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using NetlinkSocket = std::unique_ptr<mnl_socket, SocketCloser>;
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Sends one configuration message and waits for the kernel's acknowledgement.
+int configure_queue(mnl_socket* nl, nlmsghdr* nlh) {
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr));
+  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+  if (n < 0) return errno;
+  if (mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
+    return errno;
+  return 0;
+}
+
+}  // namespace
+
+// One queue: its netlink socket, its raw sockets for answers, its thread.
+class Inspector::QueueThread {
+ public:
+  QueueThread(Inspector& owner, uint16_t queue) : owner_(owner), queue_(queue) {}
+  ~QueueThread() { join(); }
+
+  // Binds the queue and starts the thread; the error when binding failed.
+  Status start(bool fail_open) {
+    std::promise<Status> ready;
+    auto result = ready.get_future();
+    thread_ = std::thread([this, fail_open, ready = std::move(ready)]() mutable { run(fail_open, ready); });
+    Status s = result.get();
+    if (!s) join();
+    return s;
+  }
+
+  void request_stop() { stop_ = true; }
+  void join() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint16_t queue() const { return queue_; }
+
+ private:
+  Status setup(bool fail_open) {
+    nl_.reset(mnl_socket_open(NETLINK_NETFILTER));
+    if (!nl_) return make_error("cannot open a netfilter socket for queue " + std::to_string(queue_) + ": " + errno_text(errno));
+    if (mnl_socket_bind(nl_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+      return make_error("cannot bind a netfilter socket: " + errno_text(errno));
+    const int fd = mnl_socket_get_fd(nl_.get());
+    const int rcvbuf = owner_.options_.receive_buffer;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+    if (int err = configure_queue(nl_.get(), nlh))
+      return make_error("cannot bind NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err) +
+                        (err == EBUSY ? " (another process serves this queue)" : ""));
+    nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(owner_.options_.copy_range));
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, owner_.options_.queue_max_len);
+    // Fail open on overflow too when the policy says so; ask for the socket's uid (to
+    // tell local users apart) and for GSO packets as they are (we never change them).
+    uint32_t flags = NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO;
+    if (fail_open) flags |= NFQA_CFG_F_FAIL_OPEN;
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+    if (int err = configure_queue(nl_.get(), nlh))
+      return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
+
+    raw4_ = Fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    raw6_ = Fd(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    if (raw4_.get() < 0 || raw6_.get() < 0)
+      return make_error("cannot open raw sockets to answer queries: " + errno_text(errno));
+    return ok_status();
+  }
+
+  void run(bool fail_open, std::promise<Status>& ready) {
+    Status s = setup(fail_open);
+    const bool ok = s.ok();
+    ready.set_value(std::move(s));
+    if (!ok) return;
+    loop();
+    // Unbinding is implicit when the socket closes; say it anyway so the kernel stops
+    // queueing to us at once.
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
+    mnl_socket_sendto(nl_.get(), nlh, nlh->nlmsg_len);
+    nl_.reset();
+  }
+
+  void refresh_engine() {
+    const uint64_t version = owner_.engine_version_.load(std::memory_order_acquire);
+    if (version == engine_version_ && installed_) return;
+    installed_ = owner_.current();
+    engine_version_ = version;
+  }
+
+  void loop() {
+    const int fd = mnl_socket_get_fd(nl_.get());
+    std::vector<std::array<char, kMessageBuffer>> buffers(kBatch);
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iovs{};
+    for (size_t i = 0; i < kBatch; ++i) {
+      iovs[i] = {buffers[i].data(), buffers[i].size()};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      const int ready = poll(&p, 1, 200);  // wake now and then to notice stop()
+      if (ready <= 0) continue;
+      const int n = recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == ENOBUFS) owner_.enobufs_.fetch_add(1, std::memory_order_relaxed);
+        continue;  // ENOBUFS: the kernel dropped messages for us; carry on
+      }
+      refresh_engine();
+      verdicts_used_ = 0;
+      pending_accept_ = 0;
+      for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
+      flush_accepts();
+      if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+    }
+  }
+
+  void handle_datagram(const char* data, unsigned len) {
+    int remaining = static_cast<int>(len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(data); mnl_nlmsg_ok(nlh, remaining);
+         nlh = mnl_nlmsg_next(nlh, &remaining)) {
+      if ((nlh->nlmsg_type & 0xFF) != NFQNL_MSG_PACKET) continue;
+      handle_packet(nlh);
+    }
+  }
+
+  void handle_packet(const nlmsghdr* nlh) {
+    nlattr* attr[NFQA_MAX + 1] = {};
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return;
+    const auto* hdr = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+    const uint32_t id = ntohl(hdr->packet_id);
+    owner_.packets_.fetch_add(1, std::memory_order_relaxed);
+
+    std::span<const uint8_t> packet;
+    if (attr[NFQA_PAYLOAD])
+      packet = {static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
+    const bool truncated = attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > packet.size();
+    inspect::Client client;
+    if (attr[NFQA_UID]) client.uid = ntohl(mnl_attr_get_u32(attr[NFQA_UID]));
+
+    const auto view = truncated ? std::nullopt : parse_packet(packet);
+    if (view) client.address = view->source;
+    const auto& engine = *installed_->engine;
+    const auto now = inspect::SteadyClock::now();
+
+    // TCP segments without data (handshake, ACKs, FIN) carry no query.
+    if (view && view->protocol == kProtoTcp && view->payload.empty()) {
+      accept(id);
+      return;
+    }
+
+    dns::Query query;
+    dns::ParseError error = dns::ParseError::truncated_header;
+    std::span<const uint8_t> message;
+    if (view) {
+      message = view->payload;
+      if (view->protocol == kProtoTcp) {
+        // DNS over TCP: a 2-byte length, then the message; a query split over segments
+        // cannot be inspected and counts as malformed.
+        const size_t length = message.size() >= 2 ? size_t{message[0]} << 8 | message[1] : SIZE_MAX;
+        message = length <= message.size() - 2 ? message.subspan(2, length) : std::span<const uint8_t>{};
+      }
+      if (!message.empty()) error = dns::parse_query(message, query);
+    }
+    const inspect::Verdict v =
+        engine.decide(error == dns::ParseError::none ? &query : nullptr, error, client, now, owner_.rates_);
+    owner_.actions_[static_cast<size_t>(v.action)].fetch_add(1, std::memory_order_relaxed);
+    owner_.reasons_[static_cast<size_t>(v.reason)].fetch_add(1, std::memory_order_relaxed);
+    if (v.reason == inspect::Reason::blocked_list)
+      installed_->list_hits[v.list].fetch_add(1, std::memory_order_relaxed);
+
+    if (v.action == inspect::Action::accept) {
+      accept(id);
+      return;
+    }
+    if (view && view->protocol == kProtoTcp) {
+      inject_tcp_reset(*view);  // for TCP any block resets the connection
+    } else if (view && v.action != inspect::Action::drop) {
+      inject_answer(*view, message, query, engine.response_for(v.action));
+    }
+    verdict(id, NF_DROP);
+  }
+
+  void inject(const IpAddress& to, std::span<const uint8_t> packet) {
+    ssize_t sent = -1;
+    if (to.family == AddressFamily::ipv4) {
+      sockaddr_in dst{};
+      dst.sin_family = AF_INET;
+      std::memcpy(&dst.sin_addr, to.bytes.data(), 4);
+      sent = sendto(raw4_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+    } else {
+      sockaddr_in6 dst{};
+      dst.sin6_family = AF_INET6;
+      std::memcpy(&dst.sin6_addr, to.bytes.data(), 16);
+      sent = sendto(raw6_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+    }
+    if (sent < 0) owner_.inject_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void inject_answer(const PacketView& view, std::span<const uint8_t> message, const dns::Query& query,
+                     const dns::ResponseSpec& spec) {
+    std::array<uint8_t, 4096> dns_out;
+    const size_t dns_len = dns::build_response(message, query, spec, dns_out);
+    if (dns_len == 0) return;
+    std::array<uint8_t, 4096 + 64> pkt;
+    const size_t len = build_udp_reply(view, std::span(dns_out.data(), dns_len), pkt);
+    if (len == 0) return;
+    inject(view.source, std::span(pkt.data(), len));
+    owner_.injected_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void inject_tcp_reset(const PacketView& view) {
+    std::array<uint8_t, 64> pkt;
+    const size_t len = build_tcp_reset(view, pkt);
+    if (len == 0) return;
+    inject(view.source, std::span(pkt.data(), len));
+    owner_.resets_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Verdicts: consecutive accepts become one batch verdict (the highest id covers every
+  // lower one still waiting); anything else flushes the run and goes on its own.
+  void accept(uint32_t id) {
+    if (!owner_.options_.batch_verdicts) {
+      verdict(id, NF_ACCEPT);
+      return;
+    }
+    pending_accept_ = id;
+  }
+  void flush_accepts() {
+    if (pending_accept_ == 0) return;
+    put_verdict(NFQNL_MSG_VERDICT_BATCH, pending_accept_, NF_ACCEPT);
+    pending_accept_ = 0;
+  }
+  void verdict(uint32_t id, int v) {
+    flush_accepts();
+    put_verdict(NFQNL_MSG_VERDICT, id, v);
+  }
+  void put_verdict(int type, uint32_t id, int v) {
+    if (verdicts_used_ + 256 > verdicts_.size()) {  // full: send what we have
+      mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+      verdicts_used_ = 0;
+    }
+    nlmsghdr* nlh = nfq_nlmsg_put(verdicts_.data() + verdicts_used_, type, queue_);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v);
+    verdicts_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
+  }
+
+  Inspector& owner_;
+  const uint16_t queue_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  NetlinkSocket nl_;
+  Fd raw4_, raw6_;
+  std::shared_ptr<Installed> installed_;
+  uint64_t engine_version_ = 0;
+  std::array<char, 64 * 1024> verdicts_{};
+  size_t verdicts_used_ = 0;
+  uint32_t pending_accept_ = 0;
+};
+
+Inspector::Inspector(InspectorOptions options) : options_(options) {}
+
+Inspector::~Inspector() { stop(); }
+
+std::shared_ptr<Inspector::Installed> Inspector::current() const {
+  std::lock_guard lock(mutex_);
+  return installed_;
+}
+
+Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint16_t queues, bool fail_open) {
+  auto installed = std::make_shared<Installed>();
+  const size_t lists = engine->list_names().size();
+  installed->list_hits = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(lists, 1));
+  installed->engine = std::move(engine);
+
+  std::lock_guard lock(mutex_);
+  // The fail mode is a property of the queue binding: rebind everything when it changes.
+  if (fail_open != fail_open_ && !threads_.empty()) {
+    for (auto& t : threads_) t->join();
+    threads_.clear();
+  }
+  fail_open_ = fail_open;
+  if (installed_) {
+    for (size_t i = 0; i < installed_->engine->list_names().size(); ++i)
+      retired_list_hits_[installed_->engine->list_names()[i]] += installed_->list_hits[i].load();
+  }
+  installed_ = std::move(installed);
+  engine_version_.fetch_add(1, std::memory_order_release);
+
+  // Grow or shrink to `queues` threads.
+  while (threads_.size() > queues) {
+    threads_.back()->join();
+    threads_.pop_back();
+  }
+  Errors errors;
+  while (threads_.size() < queues) {
+    auto t = std::make_unique<QueueThread>(*this, static_cast<uint16_t>(threads_.size()));
+    Status s = t->start(fail_open);
+    if (!s) {
+      errors = s.errors();
+      break;
+    }
+    threads_.push_back(std::move(t));
+  }
+  if (!errors.empty()) {
+    for (auto& t : threads_) t->join();
+    threads_.clear();
+    return errors;
+  }
+  return ok_status();
+}
+
+void Inspector::stop() {
+  std::vector<std::unique_ptr<QueueThread>> threads;
+  {
+    std::lock_guard lock(mutex_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t->request_stop();
+  threads.clear();  // joins
+}
+
+bool Inspector::running() const {
+  std::lock_guard lock(mutex_);
+  return !threads_.empty();
+}
+
+InspectorStats Inspector::stats() const {
+  InspectorStats s;
+  s.packets = packets_.load();
+  for (size_t i = 0; i < s.actions.size(); ++i) s.actions[i] = actions_[i].load();
+  for (size_t i = 0; i < s.reasons.size(); ++i) s.reasons[i] = reasons_[i].load();
+  s.answers_injected = injected_.load();
+  s.tcp_resets = resets_.load();
+  s.inject_errors = inject_errors_.load();
+  s.enobufs = enobufs_.load();
+  std::vector<uint16_t> queues;
+  {
+    std::lock_guard lock(mutex_);
+    s.lists = retired_list_hits_;
+    if (installed_)
+      for (size_t i = 0; i < installed_->engine->list_names().size(); ++i)
+        s.lists[installed_->engine->list_names()[i]] += installed_->list_hits[i].load();
+    for (const auto& t : threads_) queues.push_back(t->queue());
+  }
+  // The kernel's own counts per queue: dropped when full, or when delivery to us failed.
+  std::ifstream proc("/proc/net/netfilter/nfnetlink_queue");
+  std::string line;
+  while (std::getline(proc, line)) {
+    std::istringstream in(line);
+    uint64_t number = 0, portid = 0, total = 0, mode = 0, range = 0, dropped = 0, user_dropped = 0;
+    if (!(in >> number >> portid >> total >> mode >> range >> dropped >> user_dropped)) continue;
+    for (uint16_t q : queues)
+      if (q == number) s.queues.push_back({q, dropped, user_dropped});
+  }
+  return s;
+}
+
+std::vector<inspect::RuntimeCounter> Inspector::counters() const {
+  const InspectorStats s = stats();
+  std::vector<inspect::RuntimeCounter> out;
+  out.push_back({"inspect_packets", "packets the inspector was handed", s.packets});
+  for (size_t i = 0; i < s.actions.size(); ++i)
+    out.push_back({"inspect_verdict_" + std::string(inspect::to_string(static_cast<inspect::Action>(i))),
+                   "queries given this verdict", s.actions[i]});
+  for (size_t i = 0; i < s.reasons.size(); ++i)
+    out.push_back({"inspect_rule_" + std::string(inspect::to_string(static_cast<inspect::Reason>(i))),
+                   "queries decided by this rule", s.reasons[i]});
+  for (const auto& [list, hits] : s.lists) out.push_back({"inspect_list " + list, "queries blocked by this list", hits});
+  out.push_back({"inspect_answers_injected", "blocked UDP queries answered on the spot", s.answers_injected});
+  out.push_back({"inspect_tcp_resets", "blocked TCP queries whose connection was reset", s.tcp_resets});
+  out.push_back({"inspect_inject_errors", "answers or resets that could not be sent", s.inject_errors});
+  out.push_back({"inspect_enobufs", "times the queue socket overflowed (ENOBUFS)", s.enobufs});
+  for (const auto& q : s.queues) {
+    out.push_back({"inspect_queue" + std::to_string(q.queue) + "_dropped", "dropped by the kernel: queue full", q.kernel_dropped});
+    out.push_back({"inspect_queue" + std::to_string(q.queue) + "_user_dropped",
+                   "dropped by the kernel: could not be delivered to the inspector", q.user_dropped});
+  }
+  return out;
+}
+
+}  // namespace dnsguard::nfqueue

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The NFQUEUE inspector end to end: dnsguardd in a workstation namespace, unbound as the
+# designated resolver. Every name the test blocks exists in unbound's data, so an
+# NXDOMAIN can only come from the inspector. Checks blocked names (exact, wildcard,
+# block list) over UDP, IPv6 and TCP (reset), denied record types, the other block
+# responses, stats, and both fail modes with the agent killed and back.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
+export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
+
+make_ns ws
+make_ns res
+link "$ws" to-res "$res" to-ws
+addr "$ws" to-res 192.0.2.10/24;  addr "$res" to-ws 192.0.2.53/24
+addr "$ws" to-res fd00:53::10/64; addr "$res" to-ws fd00:53::53/64
+
+conf="$TEST_TMP/unbound.conf"
+cat >"$conf" <<CONF
+server:
+  interface: 192.0.2.53
+  interface: fd00:53::53
+  port: 53
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  directory: "$TEST_TMP"
+  use-syslog: no
+  logfile: ""
+  do-ip6: yes
+  access-control: 0.0.0.0/0 allow
+  access-control: ::/0 allow
+  module-config: "iterator"
+  local-zone: "example.test." static
+  local-data: "www.example.test. 300 IN A 192.0.2.80"
+  local-data: "bad.example.test. 300 IN A 192.0.2.66"
+  local-data: "x.tracker.example.test. 300 IN A 192.0.2.67"
+  local-data: "listed.example.test. 300 IN A 192.0.2.68"
+  local-data: "txt.example.test. 300 IN TXT \"hello\""
+remote-control:
+  control-enable: no
+CONF
+start_bg "$res" "$TEST_TMP/unbound.log" unbound -d -c "$conf"
+wait_for "unbound" 10 in_ns "$ws" dig +short +tries=1 +time=1 @192.0.2.53 www.example.test
+
+echo "listed.example.test" >"$TEST_TMP/list.txt"
+write_policy() {  # write_policy FILE FAIL BLOCK_RESPONSE
+  cat >"$1" <<TOML
+[policy]
+name = "inspected"
+version = 1
+[egress]
+[[egress.resolvers]]
+name = "corp"
+addresses = ["192.0.2.53", "fd00:53::53"]
+[inspect]
+enabled = true
+queues = 2
+fail = "$2"
+block_response = "$3"
+block_domains = ["bad.example.test", "*.tracker.example.test"]
+block_lists = ["list.txt"]
+deny_qtypes = ["ANY", "NULL"]
+TOML
+}
+write_policy "$TEST_TMP/open.toml" open nxdomain
+write_policy "$TEST_TMP/refused.toml" open refused
+write_policy "$TEST_TMP/sinkhole.toml" open sinkhole
+write_policy "$TEST_TMP/closed.toml" closed nxdomain
+
+ctl() { in_ns "$ws" "$CTL" "$@"; }
+q() { in_ns "$ws" dig +tries=1 +time=2 "$@" 2>&1; }
+agent_pid=
+start_agent() {
+  start_bg "$ws" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
+  agent_pid=${_pids[-1]}
+  wait_for "the agent to serve" 10 ctl status
+}
+kill_agent() {
+  kill -9 "$agent_pid"
+  wait "$agent_pid" 2>/dev/null
+}
+answered() { grep -q "^www\.example\.test\..*192\.0\.2\.80" <<<"$(q @192.0.2.53 www.example.test)"; }
+unanswered() { grep -q 'timed out' <<<"$(q @192.0.2.53 www.example.test)"; }
+
+start_agent
+check_output "apply the inspecting policy" 'as generation 1' ctl apply "$TEST_TMP/open.toml"
+
+echo "# allowed and blocked names"
+check_output "an allowed name gets unbound's answer" '^www\.example\.test\..*192\.0\.2\.80' q @192.0.2.53 www.example.test
+check_output "a blocked name gets NXDOMAIN at the first try" 'status: NXDOMAIN' q +retry=0 @192.0.2.53 bad.example.test
+check_output "...answered from the resolver's address" 'SERVER: 192\.0\.2\.53#53' q +retry=0 @192.0.2.53 bad.example.test
+check_output "a wildcard match gets NXDOMAIN" 'status: NXDOMAIN' q @192.0.2.53 x.tracker.example.test
+check_output "a block-list name gets NXDOMAIN" 'status: NXDOMAIN' q @192.0.2.53 listed.example.test
+check_output "over IPv6 too" 'status: NXDOMAIN' q @fd00:53::53 bad.example.test
+check_output "an allowed name over IPv6" '^www\.example\.test\..*192\.0\.2\.80' q @fd00:53::53 www.example.test
+check_output "over TCP a blocked name's connection is reset" 'reset' q +tcp @192.0.2.53 bad.example.test
+check_output "over TCP an allowed name is answered" '^www\.example\.test\..*192\.0\.2\.80' q +tcp @192.0.2.53 www.example.test
+
+echo "# record types"
+check_output "an unlisted type (TXT) is answered by unbound" 'hello' q @192.0.2.53 txt.example.test TXT
+check_output "a denied type (NULL) is refused" 'status: REFUSED' q @192.0.2.53 txt.example.test NULL
+# dig asks ANY over TCP unless told otherwise.
+check_output "a denied type (ANY) over UDP is refused" 'status: REFUSED' q +notcp @192.0.2.53 www.example.test ANY
+check_output "a denied type (ANY) over TCP is reset" 'connection reset' q +tcp @192.0.2.53 www.example.test ANY
+
+echo "# other block responses, swapped in on apply"
+check_output "block_response = refused" 'as generation 2' ctl apply "$TEST_TMP/refused.toml"
+check_output "a blocked name is REFUSED" 'status: REFUSED' q @192.0.2.53 bad.example.test
+check_output "block_response = sinkhole" 'as generation 3' ctl apply "$TEST_TMP/sinkhole.toml"
+check_output "a blocked name gets the sinkhole address" '^bad\.example\.test\..*60.*IN.*A.*0\.0\.0\.0' q @192.0.2.53 bad.example.test
+check_output "a blocked AAAA gets the IPv6 sinkhole" '^bad\.example\.test\..*AAAA.*::$' q @192.0.2.53 bad.example.test AAAA
+
+echo "# stats"
+check_output "stats count blocked names" 'inspect_rule_blocked_domain +[1-9]' ctl stats
+check_output "stats count the block list" "inspect_list $TEST_TMP/list.txt +[1-9]" ctl stats
+check_output "stats count denied types" 'inspect_rule_denied_qtype +[1-9]' ctl stats
+check_output "stats count TCP resets" 'inspect_tcp_resets +[1-9]' ctl stats
+
+echo "# fail open: DNS flows while the inspector is down"
+check_output "back to nxdomain, fail open" 'as generation 4' ctl apply "$TEST_TMP/open.toml"
+kill_agent
+check "with the agent killed, lookups still work" answered
+check_output "...and blocked names are not inspected" '^bad\.example\.test\..*192\.0\.2\.66' q @192.0.2.53 bad.example.test
+start_agent
+check_output "the restarted agent blocks again" 'status: NXDOMAIN' q @192.0.2.53 bad.example.test
+
+echo "# fail closed: nothing passes unchecked"
+check_output "fail closed" 'as generation 5' ctl apply "$TEST_TMP/closed.toml"
+check "lookups work while the agent runs" answered
+kill_agent
+check "with the agent killed, lookups fail" unanswered
+start_agent
+wait_for "lookups to work again once the agent is back" 10 answered
+check_output "and blocking resumes" 'status: NXDOMAIN' q @192.0.2.53 bad.example.test
+
+echo "# a bad list file is an apply error, and changes nothing"
+sed 's|list.txt|missing.txt|' "$TEST_TMP/open.toml" >"$TEST_TMP/missing.toml"
+check_output "a missing list file is refused" 'cannot read list file' ctl apply "$TEST_TMP/missing.toml"
+printf 'ok.example\nthis is not a domain\n' >"$TEST_TMP/broken.txt"
+sed 's|list.txt|broken.txt|' "$TEST_TMP/open.toml" >"$TEST_TMP/broken.toml"
+check_output "a broken list line is refused with file:line" 'broken\.txt:2:1:' ctl apply "$TEST_TMP/broken.toml"
+check_output "the running policy is unchanged" '^generation +5$' ctl status
+finish
