@@ -41,12 +41,14 @@ std::string_view to_string(ParseError e);
 // A domain name as text: labels joined by '.', ASCII letters lower-cased, no trailing
 // dot; the root is "". Label bytes are kept as they are (binary labels stay binary).
 struct Name {
-  std::array<char, kMaxNameWire> text{};
+  // Left uninitialized on purpose: only the first `length` bytes and `label_count`
+  // offsets are ever read, and clearing 400 bytes per packet is measurable.
+  std::array<char, kMaxNameWire> text;
   uint8_t length = 0;
   uint8_t label_count = 0;
   // Offsets in `text` where each label starts, so suffixes can be taken at label
   // boundaries even when a label itself contains a '.' byte.
-  std::array<uint8_t, 128> label_starts{};
+  std::array<uint8_t, 128> label_starts;
 
   std::string_view view() const { return {text.data(), length}; }
   // The name from label `i` on (0 is the whole name).

@@ -30,6 +30,7 @@ struct QueueCounters {
 
 struct InspectorStats {
   uint64_t packets = 0;
+  uint64_t batches = 0;  // reads from the queue sockets; packets / batches = batch size
   std::array<uint64_t, inspect::kActionCount> actions{};
   std::array<uint64_t, inspect::kReasonCount> reasons{};
   std::map<std::string, uint64_t> lists;  // block list path -> names blocked
@@ -84,6 +85,7 @@ class Inspector final : public inspect::Runtime {
 
   // Counters shared by all queue threads.
   std::atomic<uint64_t> packets_{0};
+  std::atomic<uint64_t> batches_{0};
   std::array<std::atomic<uint64_t>, inspect::kActionCount> actions_{};
   std::array<std::atomic<uint64_t>, inspect::kReasonCount> reasons_{};
   std::atomic<uint64_t> injected_{0};

@@ -1,0 +1,114 @@
+// Decision cost: parse a query packet's DNS message, match it against 1,000,000 blocked
+// names (exact and wildcard), the allow list and the per-client rate limit, as the
+// inspector does for every packet. Also reports the memory the list takes.
+
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dns/message.hpp"
+#include "inspect/engine.hpp"
+
+namespace {
+
+using namespace dnsguard;
+
+std::vector<uint8_t> query(const std::string& name, uint16_t qtype = 1) {
+  std::vector<uint8_t> m = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    m.push_back(static_cast<uint8_t>(dot - start));
+    m.insert(m.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
+    start = dot + 1;
+  }
+  m.insert(m.end(), {0, 0, static_cast<uint8_t>(qtype), 0, 1});
+  m.insert(m.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});  // OPT, 4096
+  return m;
+}
+
+struct Fixture {
+  std::shared_ptr<const inspect::Engine> engine;
+  std::vector<std::vector<uint8_t>> queries;
+  size_t list_bytes = 0;
+
+  Fixture() {
+    const auto dir = std::filesystem::temp_directory_path() / "dnsguard-decide-bench";
+    std::filesystem::create_directories(dir);
+    {
+      std::ofstream list(dir / "million.txt");
+      for (int i = 0; i < 1'000'000; ++i) list << "0.0.0.0 ads" << i << ".tracker" << (i % 1000) << ".example\n";
+    }
+    std::ofstream(dir / "policy.toml")
+        << "[policy]\nname = \"bench\"\nversion = 1\n[egress]\n[[egress.resolvers]]\nname = \"r\"\n"
+           "addresses = [\"192.0.2.53\"]\n[inspect]\nenabled = true\nblock_lists = [\"million.txt\"]\n"
+           "block_domains = [\"*.doubleclick.example\", \"bad.example\"]\nallow_domains = [\"corp.example\"]\n"
+           "deny_qtypes = [\"ANY\", \"NULL\"]\nrate_limit = { per_client_qps = 10000000, burst = 100000000 }\n";
+    auto policy = policy::load_policy_file((dir / "policy.toml").string());
+    if (!policy) throw std::runtime_error(join_errors(policy.errors()));
+    auto built = inspect::Engine::build(policy.value());
+    if (!built) throw std::runtime_error(join_errors(built.errors()));
+    engine = built.value();
+    list_bytes = engine->memory_bytes();
+    std::filesystem::remove_all(dir);
+    // A mix: blocked names, names below a wildcard, and everyday names that match nothing.
+    std::mt19937 rng(42);
+    for (int i = 0; i < 4096; ++i) {
+      switch (i % 4) {
+        case 0: {
+          const auto j = rng() % 1'000'000;
+          queries.push_back(query("ads" + std::to_string(j) + ".tracker" + std::to_string(j % 1000) + ".example"));
+          break;
+        }
+        case 1: queries.push_back(query("pixel.eu.doubleclick.example")); break;
+        case 2: queries.push_back(query("www.site" + std::to_string(rng() % 100000) + ".example.com", 28)); break;
+        default: queries.push_back(query("a1b2c3.cdn.provider" + std::to_string(i) + ".net")); break;
+      }
+    }
+  }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+void BM_Decide(benchmark::State& state) {
+  auto& f = fixture();
+  inspect::RateLimiter rates;
+  inspect::Client client{parse_prefix("192.0.2.10").prefix->address, 1000};
+  size_t i = 0;
+  size_t blocked = 0;
+  for (auto _ : state) {
+    const auto& m = f.queries[i++ & 4095];
+    dns::Query q;
+    const auto err = dns::parse_query(m, q);
+    const auto v = f.engine->decide(err == dns::ParseError::none ? &q : nullptr, err, client,
+                                    inspect::SteadyClock::now(), rates);
+    blocked += v.action != inspect::Action::accept;
+    benchmark::DoNotOptimize(v);
+  }
+  state.counters["blocked_share"] = static_cast<double>(blocked) / static_cast<double>(state.iterations());
+  state.counters["list_MiB"] = static_cast<double>(f.list_bytes) / (1 << 20);
+  state.counters["blocked_names"] = static_cast<double>(f.engine->blocked_names());
+}
+BENCHMARK(BM_Decide);
+
+void BM_ParseOnly(benchmark::State& state) {
+  auto& f = fixture();
+  size_t i = 0;
+  for (auto _ : state) {
+    dns::Query q;
+    benchmark::DoNotOptimize(dns::parse_query(f.queries[i++ & 4095], q));
+  }
+}
+BENCHMARK(BM_ParseOnly);
+
+}  // namespace
+
+BENCHMARK_MAIN();
