@@ -10,13 +10,19 @@ build=${DNSGUARD_BUILD_DIR:-build}
 count=${1:-200000}
 window=${2:-64}
 latency_count=20000
+flood_count=${FLOOD_COUNT:-300000}
 
 c="dgqb$$-client"; s="dgqb$$-server"
 tmp=$(mktemp -d)
 echo_pid=
 cleanup() {
-  [[ -n $echo_pid ]] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
-  ip netns del "$c" 2>/dev/null; ip netns del "$s" 2>/dev/null
+  set +e
+  if [[ -n $echo_pid ]]; then
+    kill "$echo_pid" 2>/dev/null
+    wait "$echo_pid" 2>/dev/null
+  fi
+  ip netns del "$c" 2>/dev/null
+  ip netns del "$s" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -54,9 +60,10 @@ measure() {  # measure MODE POLICY COUNT WINDOW -> the result line of the median
   ip netns exec "$c" "$build/tests/dnsguard-nft-tool" apply "$2" >/dev/null
   for ((r = 0; r < runs; r++)); do
     ip netns exec "$c" "$build/bench/queue_bench" run "$1" 192.0.2.53 "$3" "$4" "$tmp/inspect.toml"
-  done | sort -t= -k7 -n | sed -n "$(((runs + 1) / 2))p"
+  done | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^qps=/) print substr($i, 5), $0 }' |
+    sort -n | sed -n "$(((runs + 1) / 2))p" | cut -d' ' -f2-
 }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 echo "| consumer | queries/s (window $window) | consumer CPU µs/query | queries/s per core | p50 RTT µs | p99 RTT µs | added p50 µs |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -73,4 +80,24 @@ for mode in none plain dnsguard; do
   per_core=$(awk -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", 1e6 / c; else print "-" }')
   added=$(awk -v a="$p50" -v b="$base_p50" 'BEGIN { printf "%.1f", a - b }')
   echo "| $mode | $qps | ${cpu} | $per_core | $p50 | $p99 | $added |"
+done
+
+# Saturation: the client floods, the server drops everything at once (so the path after
+# the verdict is short), and the consumer works through a queue that never runs dry.
+ip netns exec "$s" nft -f - <<'NFT'
+table ip sink {
+  chain pre {
+    type filter hook prerouting priority -300; policy accept;
+    udp dport 53 drop
+  }
+}
+NFT
+echo
+echo "| consumer, saturated | queries/s | consumer CPU µs/query | queries/s per core | packets per read |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for mode in plain dnsguard; do
+  line=$(measure "$mode" "$tmp/inspect.toml" "$flood_count" 0)
+  cpu=$(field consumer_cpu_us_per_query "$line")
+  per_core=$(awk -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", 1e6 / c; else print "-" }')
+  echo "| $mode | $(field qps "$line") | $cpu | $per_core | $(field batch "$line") |"
 done

@@ -87,8 +87,16 @@ double thread_cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// Room for every query in flight, so a large window loses nothing in socket buffers.
+void big_buffers(int fd) {
+  const int size = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size);
+}
+
 int echo(const char* addr) {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  big_buffers(fd);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(53);
@@ -122,11 +130,13 @@ int echo(const char* addr) {
 }
 
 // The simplest correct consumer: one packet in, one ACCEPT verdict out.
-void plain_consumer(std::atomic<bool>& stop, std::atomic<bool>& ready, double& cpu, uint64_t& handled) {
+void plain_consumer(std::atomic<bool>& stop, std::atomic<bool>& ready, double& cpu, std::atomic<uint64_t>& handled) {
   mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
   mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
   const int rcvbuf = 16 << 20;
   setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+  const timeval wake{0, 100'000};  // blocking reads that time out, to notice `stop`
+  setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake);
   char buf[8192];
   nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, 0);
   nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
@@ -137,8 +147,6 @@ void plain_consumer(std::atomic<bool>& stop, std::atomic<bool>& ready, double& c
   ready = true;
   const double start = thread_cpu_seconds();
   while (!stop) {
-    pollfd p{mnl_socket_get_fd(nl), POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
     const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
     if (n <= 0) continue;
     auto* msg = reinterpret_cast<nlmsghdr*>(buf);
@@ -159,11 +167,12 @@ void plain_consumer(std::atomic<bool>& stop, std::atomic<bool>& ready, double& c
 int run(const std::string& mode, const char* server, uint32_t count, uint32_t window, const char* policy_file) {
   std::atomic<bool> stop{false}, ready{false};
   double consumer_cpu = 0;
+  std::atomic<uint64_t> plain_handled{0};
   uint64_t handled = 0;
   std::thread consumer;
   std::unique_ptr<dnsguard::nfqueue::Inspector> inspector;
   if (mode == "plain") {
-    consumer = std::thread(plain_consumer, std::ref(stop), std::ref(ready), std::ref(consumer_cpu), std::ref(handled));
+    consumer = std::thread(plain_consumer, std::ref(stop), std::ref(ready), std::ref(consumer_cpu), std::ref(plain_handled));
     while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   } else if (mode == "dnsguard") {
     auto policy = dnsguard::policy::load_policy_file(policy_file);
@@ -180,6 +189,7 @@ int run(const std::string& mode, const char* server, uint32_t count, uint32_t wi
   }
 
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  big_buffers(fd);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(53);
@@ -190,6 +200,50 @@ int run(const std::string& mode, const char* server, uint32_t count, uint32_t wi
   std::vector<Clock::time_point> sent_at(65536);
   std::vector<double> rtts;
   rtts.reserve(count);
+
+  // Flood (window 0): send everything as fast as possible and measure how fast the
+  // consumer gets through it; the queue stays full, so batches are as large as they get.
+  auto consumer_count = [&]() -> uint64_t {
+    return inspector ? inspector->stats().packets : plain_handled.load();
+  };
+  if (window == 0) {
+    std::thread sender([&] {
+      for (uint32_t i = 0; i < count; ++i) {
+        const auto& q = queries[i % queries.size()];
+        while (send(fd, q.data(), q.size(), MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+        }
+      }
+    });
+    while (consumer_count() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    const auto first = Clock::now();
+    const double cpu_before = inspector ? named_thread_cpu_seconds("dnsguard-q0") : 0;
+    uint64_t last = 0;
+    auto last_change = Clock::now();
+    while (Clock::now() - last_change < std::chrono::milliseconds(300)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      const uint64_t now_count = consumer_count();
+      if (now_count != last) {
+        last = now_count;
+        last_change = Clock::now();
+      }
+    }
+    sender.join();
+    const double seconds = std::chrono::duration<double>(last_change - first).count();
+    const double cpu = inspector ? named_thread_cpu_seconds("dnsguard-q0") - cpu_before : 0;
+    stop = true;
+    if (consumer.joinable()) consumer.join();
+    double batch = 1;
+    if (inspector) {
+      const auto st = inspector->stats();
+      batch = static_cast<double>(st.packets) / static_cast<double>(std::max<uint64_t>(st.batches, 1));
+      inspector->stop();
+    }
+    const double cpu_total = inspector ? cpu : consumer_cpu;
+    printf("mode=%s flood=%u handled=%lu seconds=%.3f qps=%.0f consumer_cpu_us_per_query=%.3f batch=%.1f\n",
+           mode.c_str(), count, static_cast<unsigned long>(last), seconds, static_cast<double>(last) / seconds,
+           cpu_total * 1e6 / static_cast<double>(std::max<uint64_t>(last, 1)), batch);
+    return 0;
+  }
 
   uint32_t sent = 0, received = 0, lost = 0;
   const auto start = Clock::now();
@@ -220,11 +274,11 @@ int run(const std::string& mode, const char* server, uint32_t count, uint32_t wi
   stop = true;
   if (consumer.joinable()) consumer.join();
   double per_query_cpu_us = 0;
+  handled = plain_handled.load();
   if (mode == "plain" && handled) per_query_cpu_us = consumer_cpu * 1e6 / static_cast<double>(handled);
   if (inspector) {
     const auto s = inspector->stats();
     handled = s.packets;
-    if (s.batches) fprintf(stderr, "dnsguard: %.2f packets per batch\n", static_cast<double>(s.packets) / static_cast<double>(s.batches));
     if (handled) per_query_cpu_us = named_thread_cpu_seconds("dnsguard-q0") * 1e6 / static_cast<double>(handled);
     inspector->stop();
   }
