@@ -10,8 +10,8 @@ packages=(
   # libraries the agent links
   libtomlplusplus-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libssl-dev libsystemd-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # tests, benchmarks, fuzzing (clang's libFuzzer) and sanitizers
+  googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # kernel tooling used by tests and the demo
   nftables iproute2 iptables procps systemd
   # real DNS peers and clients for integration tests

@@ -119,6 +119,36 @@ check_output "stats count the block list" "inspect_list $TEST_TMP/list.txt +[1-9
 check_output "stats count denied types" 'inspect_rule_denied_qtype +[1-9]' ctl stats
 check_output "stats count TCP resets" 'inspect_tcp_resets +[1-9]' ctl stats
 
+echo "# hostile packets: a bounded barrage of malformed DNS through the queue"
+malformed_before=$(ctl stats | awk '$1 == "inspect_rule_malformed" { print $2 }')
+{  # a query whose name has five 63-octet labels: 320 octets, over the 255 limit
+  printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00'
+  for l in 1 2 3 4 5; do printf '\x3f'; head -c 63 /dev/zero | tr '\0' a; done
+  printf '\x00\x00\x01\x00\x01'
+} >"$TEST_TMP/long-name"
+in_ns "$ws" bash -c '
+  send() { printf "$1" >/dev/udp/192.0.2.53/53; }
+  for i in $(seq 300); do head -c $((RANDOM % 300 + 1)) /dev/urandom >/dev/udp/192.0.2.53/53; done
+  for i in $(seq 100); do
+    send "\x12\x34\x01\x00\x00"                                                       # truncated header
+    send "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01"       # pointer to itself
+    send "\x12\x34\x01\x00\x13\x88\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01"      # 5000 questions
+    send "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x7fabc"                    # label type 01
+  done
+  for i in $(seq 100); do cat "$1" >/dev/udp/192.0.2.53/53; done                       # 320-octet name
+' barrage "$TEST_TMP/long-name"
+
+malformed_grew() {
+  local now
+  now=$(ctl stats | awk '$1 == "inspect_rule_malformed" { print $2 }')
+  ((now - malformed_before >= 500))
+}
+wait_for "the inspector to count at least 500 malformed queries" 10 malformed_grew
+check "the inspector counted at least 500 malformed queries" malformed_grew
+check "the agent is still up" ctl status
+check "normal queries are still answered" answered
+check_output "and blocked names still blocked" 'status: NOERROR|0\.0\.0\.0' q @192.0.2.53 bad.example.test
+
 echo "# fail open: DNS flows while the inspector is down"
 check_output "back to nxdomain, fail open" 'as generation 4' ctl apply "$TEST_TMP/open.toml"
 kill_agent
@@ -143,4 +173,8 @@ printf 'ok.example\nthis is not a domain\n' >"$TEST_TMP/broken.txt"
 sed 's|list.txt|broken.txt|' "$TEST_TMP/open.toml" >"$TEST_TMP/broken.toml"
 check_output "a broken list line is refused with file:line" 'broken\.txt:2:1:' ctl apply "$TEST_TMP/broken.toml"
 check_output "the running policy is unchanged" '^generation +5$' ctl status
+kill "$agent_pid"
+wait "$agent_pid"
+status=$?
+check "SIGTERM stops the agent with exit status 0 (in the sanitizer build: no leaks)" test "$status" -eq 0
 finish
