@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "daemon/fake_kernel.hpp"
 #include "daemon/policies.hpp"
@@ -257,6 +259,23 @@ TEST_F(ControllerTest, DisableRemovesTheRulesAndARestartKeepsThemOff) {
   EXPECT_FALSE(kernel_.table);
   EXPECT_FALSE(c->status()->enforcing);
   EXPECT_EQ(c->rollback()->policy.version, 1);  // what was disabled can be restored
+}
+
+TEST_F(ControllerTest, ConcurrentAppliesAreSerialized) {
+  auto c = make();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i)
+        if (c->apply({policy_text(t * 10 + i), "p.toml"}, {}).ok()) ++ok;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 20);
+  auto s = c->status();
+  EXPECT_EQ(s->generation, 20u);  // every apply got its own generation
+  EXPECT_FALSE(s->drift);         // and the kernel holds the last one committed
+  EXPECT_EQ(kernel_.applies, 20);
 }
 
 TEST_F(ControllerTest, RequestInputIsCheckedBeforeParsing) {
