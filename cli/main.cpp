@@ -48,7 +48,8 @@ Talking to dnsguardd:
   rollback              restore the previous policy
   status                policy, generation, pending confirmation, kernel backend, drift
   stats                 the rules' counters
-  events [--follow]     recent agent events [--kind KIND]
+  events [--follow]     recent events: bypass attempts, blocks, applies...
+                        [--kind KIND] [--action ACTION] [--client ADDR] [--domain NAME]
   disable               remove dnsguard's rules (the agent keeps running)
 
 Options:
@@ -100,10 +101,15 @@ pending confirmation, the kernel's queue backend, the inspector's fail mode and 
 whether the live table differs from what the agent applied.
 )TXT"},
     {"stats", "usage: dnsguardctl stats\n\nShows the packet and byte counters of the deny rules.\n"},
-    {"events", R"TXT(usage: dnsguardctl events [--follow] [--kind KIND]
+    {"events", R"TXT(usage: dnsguardctl events [--follow] [--kind KIND] [--action ACTION]
+                          [--client ADDRESS] [--domain NAME]
 
-Prints the agent's recent events (apply, rollback, confirm, confirm_timeout, disable,
-drift, start); with --follow, keeps printing new ones until interrupted.
+Prints the agent's recent events; with --follow, keeps printing new ones until
+interrupted. Kinds: bypass (a kernel rule denied DNS to a host that is not a designated
+resolver: who, where, which rule), block, rate_limited and malformed (the inspector's
+decisions), suppressed (how many traffic events sampling held back), and the agent's own
+apply, rollback, confirm, confirm_timeout, disable, drift and start. --domain matches the
+name and every name below it.
 )TXT"},
     {"disable", "usage: dnsguardctl disable\n\nRemoves table inet dnsguard; the agent keeps running.\n"},
 };
@@ -399,6 +405,12 @@ int events(Agent& agent, const Global& g, const std::vector<std::string>& args) 
       req.set_follow(true);
     else if (args[i] == "--kind" && i + 1 < args.size())
       req.set_kind(args[++i]);
+    else if (args[i] == "--action" && i + 1 < args.size())
+      req.set_action(args[++i]);
+    else if (args[i] == "--client" && i + 1 < args.size())
+      req.set_client(args[++i]);
+    else if (args[i] == "--domain" && i + 1 < args.size())
+      req.set_domain(args[++i]);
     else
       return usage("events", "unexpected argument " + args[i]);
   }

@@ -94,7 +94,46 @@ grpc::Status handle(const google::protobuf::Message& request, Body&& body) {
   }
 }
 
+// The StreamEvents filters: every one given must hold.
+bool matches(const v1::StreamEventsRequest& req, const telemetry::Event& e) {
+  if (!req.kind().empty() && e.kind != req.kind()) return false;
+  if (!req.action().empty() && e.action != req.action()) return false;
+  if (!req.client().empty() && e.client != req.client()) return false;
+  if (!req.domain().empty()) {
+    const std::string& d = req.domain();
+    const bool below = e.qname.size() > d.size() && e.qname.ends_with(d) && e.qname[e.qname.size() - d.size() - 1] == '.';
+    if (e.qname != d && !below) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+v1::Event to_proto(const telemetry::Event& e) {
+  v1::Event out;
+  *out.mutable_time() = to_timestamp(e.time);
+  out.set_kind(e.kind);
+  out.set_message(e.message);
+  out.set_generation(e.generation);
+  if (!e.policy_name.empty()) {
+    out.mutable_policy()->set_name(e.policy_name);
+    out.mutable_policy()->set_version(e.policy_version);
+    out.mutable_policy()->set_sha256(e.policy_sha256);
+  }
+  out.set_client(e.client);
+  out.set_client_port(e.client_port);
+  if (e.uid) out.set_uid(*e.uid);
+  out.set_user(e.user);
+  out.set_destination(e.destination);
+  out.set_destination_port(e.destination_port);
+  out.set_protocol(e.protocol);
+  out.set_qname(e.qname);
+  out.set_qtype(e.qtype);
+  out.set_rule(e.rule);
+  out.set_action(e.action);
+  out.set_count(e.count);
+  return out;
+}
 
 grpc::Status Service::Validate(grpc::ServerContext*, const v1::ValidateRequest* req,
                                v1::ValidateResponse* resp) {
@@ -215,18 +254,8 @@ grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEve
     for (;;) {
       for (const auto& e : events_.since(last)) {
         last = e.sequence;
-        if (!req->kind().empty() && e.kind != req->kind()) continue;
-        v1::Event out;
-        *out.mutable_time() = to_timestamp(e.time);
-        out.set_kind(e.kind);
-        out.set_message(e.message);
-        out.set_generation(e.generation);
-        if (!e.policy_name.empty()) {
-          out.mutable_policy()->set_name(e.policy_name);
-          out.mutable_policy()->set_version(e.policy_version);
-          out.mutable_policy()->set_sha256(e.policy_sha256);
-        }
-        if (!writer->Write(out)) return grpc::Status::OK;  // the client went away
+        if (!matches(*req, e)) continue;
+        if (!writer->Write(to_proto(e))) return grpc::Status::OK;  // the client went away
       }
       if (!req->follow()) return grpc::Status::OK;
       // Wake up now and then to notice a cancelled client or a shutdown.

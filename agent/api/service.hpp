@@ -36,6 +36,9 @@ class Service final : public dnsguard::v1::DnsGuard::Service {
   std::atomic<bool> shutting_down_{false};
 };
 
+// An agent event as the API (and the JSON event lines) carry it.
+v1::Event to_proto(const telemetry::Event& e);
+
 // Largest request the servers accept; the agent checks the policy size itself.
 inline constexpr int kMaxMessageBytes = 64 << 20;
 

@@ -401,6 +401,11 @@ Result<AgentStatus> Controller::status() {
   return s;
 }
 
+bool Controller::events_to_stdout() {
+  std::lock_guard lock(mutex_);
+  return running_ && running_->policy.telemetry.events_stdout;
+}
+
 Result<Stats> Controller::stats() {
   std::lock_guard lock(mutex_);
   Stats out;

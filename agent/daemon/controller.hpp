@@ -120,6 +120,8 @@ class Controller {
   Result<uint64_t> disable();
   Result<AgentStatus> status();
   Result<Stats> stats();
+  // Whether the running policy asks for JSON event lines on stdout ([telemetry] events).
+  bool events_to_stdout();
 
   // Applies the rollback when a confirmation deadline has passed. The controller's own
   // timer thread calls this; tests call it directly with a fake clock.

@@ -22,6 +22,8 @@
 #include "common/sha256.hpp"
 #include "daemon/controller.hpp"
 #include "nfqueue/inspector.hpp"
+#include "nfqueue/nflog.hpp"
+#include <google/protobuf/util/json_util.h>
 #include "nft/backend.hpp"
 #include "policy/policy.hpp"
 
@@ -155,20 +157,33 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   nft::NetlinkBackend kernel;
-  nfqueue::Inspector inspector;
   telemetry::EventLog events;
+  nfqueue::InspectorOptions inspector_options;
+  inspector_options.events = &events;
+  nfqueue::Inspector inspector(inspector_options);
   daemon::ControllerOptions controller_options;
   controller_options.inspector = &inspector;
   daemon::Controller controller(kernel, daemon::StateStore(opt.state_dir), events, controller_options);
 
-  // Events go to stderr, one line each (journald keeps them under systemd).
-  std::thread event_printer([&events] {
+  // The agent's own events go to stderr as text; with [telemetry] events = "stdout"
+  // every event also goes to stdout as one JSON object per line (journald keeps both).
+  std::thread event_printer([&events, &controller] {
     uint64_t last = 0;
+    google::protobuf::util::JsonPrintOptions json;
+    json.preserve_proto_field_names = true;
     do {
+      const bool as_json = controller.events_to_stdout();
       for (const auto& e : events.since(last)) {
         last = e.sequence;
-        log("event " + e.kind + " generation " + std::to_string(e.generation) + ": " + e.message);
+        const bool traffic = !e.client.empty() || !e.destination.empty() || e.kind == "suppressed";
+        if (!traffic) log("event " + e.kind + " generation " + std::to_string(e.generation) + ": " + e.message);
+        if (as_json) {
+          std::string line;
+          if (google::protobuf::util::MessageToJsonString(api::to_proto(e), &line, json).ok())
+            std::cout << line << '\n';
+        }
       }
+      std::cout.flush();
     } while (events.wait(last, std::chrono::seconds(1)));
   });
   auto stop_printer = [&] {
@@ -181,6 +196,9 @@ int main(int argc, char** argv) {
     stop_printer();
     return 1;
   }
+  // Denied attempts logged by the kernel rules become "bypass" events.
+  nfqueue::DeniedAttemptLog denied(events, ir::kLogGroup);
+  if (auto s = denied.start(); !s) log("denied attempts will not be reported: " + join_errors(s.errors()));
   if (!opt.policy.empty()) {
     if (auto s = apply_startup_policy(controller, opt.policy); !s) {
       log("--policy " + opt.policy + " was not applied:\n" + join_errors(s.errors()));
@@ -233,6 +251,7 @@ int main(int argc, char** argv) {
   // With fail = "open" the kernel lets DNS through while nobody serves the queues; with
   // "closed" it holds it back until the agent is back.
   inspector.stop();
+  denied.stop();
   stop_printer();
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,27 @@ constexpr size_t kBatch = 64;           // packets read before verdicts go back
 constexpr size_t kMessageBuffer = 8192; // one queued packet: copy range plus attributes
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+std::string_view event_kind(inspect::Reason r) {
+  switch (r) {
+    case inspect::Reason::malformed: return "malformed";
+    case inspect::Reason::rate_limited: return "rate_limited";
+    default: return "block";
+  }
+}
+
+// The user name for a uid, remembered (events are few, but /etc/passwd is a file read).
+std::string user_name(uint32_t uid, std::map<uint32_t, std::string>& cache) {
+  auto it = cache.find(uid);
+  if (it != cache.end()) return it->second;
+  passwd entry{};
+  passwd* found = nullptr;
+  std::array<char, 4096> buffer{};
+  std::string name;
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) name = found->pw_name;
+  if (cache.size() < 1024) cache.emplace(uid, name);
+  return name;
+}
 
 struct SocketCloser {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }
@@ -69,6 +91,22 @@ int configure_queue(mnl_socket* nl, nlmsghdr* nlh) {
 }
 
 }  // namespace
+
+std::string presentation(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b > 0x20 && b < 0x7f && b != '\\' && b != '"') {
+      out += c;
+    } else {
+      char esc[5];
+      snprintf(esc, sizeof esc, "\\%03u", b);
+      out += esc;
+    }
+  }
+  return out;
+}
 
 // One queue: its netlink socket, its raw sockets for answers, its thread.
 class Inspector::QueueThread {
@@ -183,6 +221,8 @@ class Inspector::QueueThread {
       for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
       flush_accepts();
       if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+      pending_suppressed_ += sampler_.take_suppressed();
+      report_suppressed();
     }
   }
 
@@ -240,16 +280,72 @@ class Inspector::QueueThread {
     if (v.reason == inspect::Reason::blocked_list)
       installed_->list_hits[v.list].fetch_add(1, std::memory_order_relaxed);
 
+    const bool tcp = view && view->protocol == kProtoTcp;
+    if (owner_.options_.events && v.reason != inspect::Reason::no_match &&
+        v.reason != inspect::Reason::allowed_domain && v.reason != inspect::Reason::not_inspected)
+      report(v, view ? &*view : nullptr, error == dns::ParseError::none ? &query : nullptr, error, client, engine, tcp);
+
     if (v.action == inspect::Action::accept) {
       accept(id);
       return;
     }
-    if (view && view->protocol == kProtoTcp) {
+    if (tcp) {
       inject_tcp_reset(*view);  // for TCP any block resets the connection
     } else if (view && v.action != inspect::Action::drop) {
       inject_answer(*view, message, query, engine.response_for(v.action));
     }
     verdict(id, NF_DROP);
+  }
+
+  // One event for a decision that is not a plain accept; sampled, so a flood of blocks
+  // costs a counter increment per packet, not a log line.
+  void report(const inspect::Verdict& v, const PacketView* view, const dns::Query* query, dns::ParseError error,
+              const inspect::Client& client, const inspect::Engine& engine, bool tcp) {
+    if (!sampler_.admit(now_)) return;
+    telemetry::Event e;
+    e.kind = std::string(event_kind(v.reason));
+    e.action = tcp && v.action != inspect::Action::accept ? "reset" : std::string(inspect::to_string(v.action));
+    switch (v.reason) {
+      case inspect::Reason::blocked_list: e.rule = engine.list_names()[v.list]; break;
+      case inspect::Reason::blocked_domain: e.rule = "inspect.block_domains"; break;
+      case inspect::Reason::denied_qtype: e.rule = "inspect.deny_qtypes"; break;
+      case inspect::Reason::canary: e.rule = "egress.encrypted_dns.canary"; break;
+      case inspect::Reason::rate_limited: e.rule = "inspect.rate_limit"; break;
+      case inspect::Reason::malformed: e.rule = "inspect.malformed: " + std::string(dns::to_string(error)); break;
+      default: e.rule = std::string(inspect::to_string(v.reason)); break;
+    }
+    if (view) {
+      e.client = view->source.to_string();
+      e.client_port = view->source_port;
+      e.destination = view->destination.to_string();
+      e.destination_port = view->destination_port;
+      e.protocol = tcp ? "tcp" : "udp";
+    }
+    if (client.uid) {
+      e.uid = client.uid;
+      e.user = user_name(*client.uid, users_);
+    }
+    if (query) {
+      e.qname = presentation(query->qname.view());
+      e.qtype = query->qtype;
+    }
+    e.message = e.kind + " " + (e.qname.empty() ? "(unparsed)" : e.qname) + " from " +
+                (e.client.empty() ? "?" : e.client) + (e.user.empty() ? "" : " (" + e.user + ")") + ": " +
+                e.rule + " -> " + e.action;
+    owner_.options_.events->publish(std::move(e));
+  }
+
+  // After a batch: what the sampler held back goes out as one summary, once it may.
+  void report_suppressed() {
+    if (!owner_.options_.events || pending_suppressed_ == 0) return;
+    if (!sampler_.admit(now_, false)) return;
+    telemetry::Event e;
+    e.kind = "suppressed";
+    e.count = pending_suppressed_;
+    e.message = std::to_string(pending_suppressed_) + " inspector events suppressed (over 100/s)";
+    owner_.options_.events->count_suppressed(pending_suppressed_);
+    owner_.options_.events->publish(std::move(e));
+    pending_suppressed_ = 0;
   }
 
   void inject(const IpAddress& to, std::span<const uint8_t> packet) {
@@ -328,6 +424,9 @@ class Inspector::QueueThread {
   size_t verdicts_used_ = 0;
   uint32_t pending_accept_ = 0;
   inspect::SteadyClock::time_point now_;  // once per batch: rate limits need no finer clock
+  telemetry::EventSampler sampler_;
+  uint64_t pending_suppressed_ = 0;
+  std::map<uint32_t, std::string> users_;
 };
 
 Inspector::Inspector(InspectorOptions options) : options_(options) {}

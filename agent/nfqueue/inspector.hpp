@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"
+#include "telemetry/event_log.hpp"
 
 namespace dnsguard::nfqueue {
 
@@ -46,7 +47,13 @@ struct InspectorOptions {
   uint32_t queue_max_len = 8192;
   uint32_t copy_range = 2048;  // bytes of each packet copied to us: headers and the query
   int receive_buffer = 16 << 20;
+  // Where decisions other than a plain accept are reported (sampled per queue thread).
+  telemetry::EventLog* events = nullptr;
 };
+
+// A name in DNS presentation style: printable ASCII as it is, other bytes as \DDD, so a
+// tunnel's binary labels can go into JSON.
+std::string presentation(std::string_view name);
 
 class Inspector final : public inspect::Runtime {
  public:

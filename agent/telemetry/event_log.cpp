@@ -1,5 +1,7 @@
 #include "telemetry/event_log.hpp"
 
+#include <algorithm>
+
 namespace dnsguard::telemetry {
 
 void EventLog::publish(Event event) {
@@ -42,6 +44,34 @@ void EventLog::close() {
 uint64_t EventLog::dropped() const {
   std::lock_guard lock(mutex_);
   return dropped_;
+}
+
+void EventLog::count_suppressed(uint64_t n) {
+  std::lock_guard lock(mutex_);
+  suppressed_ += n;
+}
+
+uint64_t EventLog::suppressed() const {
+  std::lock_guard lock(mutex_);
+  return suppressed_;
+}
+
+bool EventSampler::admit(std::chrono::steady_clock::time_point now, bool count) {
+  if (last_ != std::chrono::steady_clock::time_point{})
+    tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+  last_ = now;
+  if (tokens_ >= 1) {
+    tokens_ -= 1;
+    return true;
+  }
+  if (count) ++suppressed_;
+  return false;
+}
+
+uint64_t EventSampler::take_suppressed() {
+  const uint64_t n = suppressed_;
+  suppressed_ = 0;
+  return n;
 }
 
 }  // namespace dnsguard::telemetry

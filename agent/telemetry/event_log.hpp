@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,47 @@ namespace dnsguard::telemetry {
 struct Event {
   uint64_t sequence = 0;  // assigned by the log, increasing
   std::chrono::system_clock::time_point time;
-  std::string kind;       // apply | rollback | confirm | confirm_timeout | disable | drift | start
+  // apply | rollback | confirm | confirm_timeout | disable | drift | start (the agent's
+  // own); block | malformed | rate_limited (the inspector); bypass (a kernel rule denied
+  // DNS to a host that is not a designated resolver); suppressed (a summary)
+  std::string kind;
   std::string message;
   uint64_t generation = 0;
   std::string policy_name;
   int64_t policy_version = 0;
   std::string policy_sha256;
+  // For traffic events; empty or 0 when not known.
+  std::string client;        // source address
+  uint16_t client_port = 0;
+  std::optional<uint32_t> uid;  // the local socket's owner
+  std::string user;          // its name, when the host knows it
+  std::string destination;
+  uint16_t destination_port = 0;
+  std::string protocol;      // udp | tcp
+  std::string qname;
+  uint16_t qtype = 0;
+  std::string rule;          // the rule, list or counter that matched
+  std::string action;        // what was done: nxdomain, refused, drop, reject, ...
+  uint64_t count = 1;        // events this one stands for (summaries)
+};
+
+// Keeps a flood of traffic events from flooding the log: up to `per_second` (with a
+// burst) pass; the rest are counted, and the count goes out as one "suppressed" event
+// once events may pass again. Cheap and lock-free enough for the packet path: each
+// queue thread owns one.
+class EventSampler {
+ public:
+  EventSampler(double per_second = 100, double burst = 200) : rate_(per_second), burst_(burst), tokens_(burst) {}
+  // True when the event may be published; otherwise it is counted as suppressed
+  // (unless `count` is false, as for the summary itself).
+  bool admit(std::chrono::steady_clock::time_point now, bool count = true);
+  // The number suppressed since the last call (for the summary), resetting it.
+  uint64_t take_suppressed();
+
+ private:
+  double rate_, burst_, tokens_;
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t suppressed_ = 0;
 };
 
 class EventLog {
@@ -36,7 +72,10 @@ class EventLog {
   bool wait(uint64_t after, std::chrono::milliseconds timeout) const;
   // Wakes every waiter for good (agent shutting down).
   void close();
+  // Events pushed out of the full ring, and events a sampler held back.
   uint64_t dropped() const;
+  void count_suppressed(uint64_t n);
+  uint64_t suppressed() const;
 
  private:
   const size_t capacity_;
@@ -45,6 +84,7 @@ class EventLog {
   std::deque<Event> ring_;
   uint64_t next_sequence_ = 1;
   uint64_t dropped_ = 0;
+  uint64_t suppressed_ = 0;
   bool closed_ = false;
 };
 

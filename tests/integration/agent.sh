@@ -52,6 +52,19 @@ check_output "status shows the policy, its hash and no drift" \
 check_output "status shows the kernel's queue backend" '^queue backend +(xt-NFQUEUE|nft-queue)' ctl status
 check_output "stats count the refused queries" 'egress_dns_denied +[1-9]' ctl stats
 
+echo "# denied attempts become events (policies/workstation.toml has log_denied = true)"
+in_ns "$ws" "$CTL" events --follow --kind bypass >"$TEST_TMP/follow.out" 2>&1 &
+follower=$!
+_pids+=("$follower")
+q @203.0.113.53 >/dev/null 2>&1
+bypass_seen() { grep -q 'user root sent udp to 203\.0\.113\.53:53, denied by egress_dns_denied' "$TEST_TMP/follow.out"; }
+wait_for "events --follow to show the bypass attempt live" 10 bypass_seen
+check "a dig to the rogue resolver is a bypass event naming the destination and the user" bypass_seen
+kill "$follower"
+wait "$follower" 2>/dev/null
+check_output "events -o json carries the fields" '"kind":"bypass".*"uid":0.*"destination":"203\.0\.113\.53"' \
+  ctl -o json events --kind bypass
+
 echo "# plan and a bad policy"
 sed 's/addresses = \["192.0.2.53", "fd00:53::53"\]/addresses = ["192.0.2.53", "fd00:53::53", "203.0.113.53"]/' \
   "$SOURCE_DIR/policies/workstation.toml" >"$TEST_TMP/open.toml"

@@ -63,6 +63,8 @@ block_response = "$3"
 block_domains = ["bad.example.test", "*.tracker.example.test"]
 block_lists = ["list.txt"]
 deny_qtypes = ["ANY", "NULL"]
+[telemetry]
+events = "stdout"
 TOML
 }
 write_policy "$TEST_TMP/open.toml" open nxdomain
@@ -112,6 +114,13 @@ check_output "a blocked name is REFUSED" 'status: REFUSED' q @192.0.2.53 bad.exa
 check_output "block_response = sinkhole" 'as generation 3' ctl apply "$TEST_TMP/sinkhole.toml"
 check_output "a blocked name gets the sinkhole address" '^bad\.example\.test\..*60.*IN.*A.*0\.0\.0\.0' q @192.0.2.53 bad.example.test
 check_output "a blocked AAAA gets the IPv6 sinkhole" '^bad\.example\.test\..*AAAA.*::$' q @192.0.2.53 bad.example.test AAAA
+
+echo "# events"
+check_output "a blocked name is a block event naming the client, the name and the rule" \
+  'block bad\.example\.test from 192\.0\.2\.10 \(root\): inspect\.block_domains' ctl events --kind block
+check_output "events filter by domain (and names below it)" 'x\.tracker\.example\.test' ctl events --domain tracker.example.test
+check_output "with [telemetry] events = stdout the agent writes JSON lines" \
+  '^\{"time":.*"kind":"block".*"qname":"listed\.example\.test"' cat "$TEST_TMP/agent.log"
 
 echo "# stats"
 check_output "stats count blocked names" 'inspect_rule_blocked_domain +[1-9]' ctl stats

@@ -1,0 +1,149 @@
+#include "nfqueue/nflog.hpp"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <pwd.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "nfqueue/packet.hpp"
+
+namespace dnsguard::nfqueue {
+namespace {
+
+nlmsghdr* config_header(char* buf, uint16_t group) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr));
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = AF_UNSPEC;
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = htons(group);
+  return nlh;
+}
+
+int send_config(mnl_socket* nl, nlmsghdr* nlh) {
+  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+  if (n < 0) return errno;
+  if (mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
+    return errno;
+  return 0;
+}
+
+std::string user_name(uint32_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::array<char, 4096> buffer{};
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) return found->pw_name;
+  return {};
+}
+
+}  // namespace
+
+DeniedAttemptLog::DeniedAttemptLog(telemetry::EventLog& events, uint16_t group) : events_(events), group_(group) {}
+
+DeniedAttemptLog::~DeniedAttemptLog() { stop(); }
+
+Status DeniedAttemptLog::start() {
+  mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+  if (!nl) return make_error(std::string("cannot open a netfilter socket for NFLOG: ") + std::strerror(errno));
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+    mnl_socket_close(nl);
+    return make_error(std::string("cannot bind a netfilter socket: ") + std::strerror(errno));
+  }
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = config_header(buf, group_);
+  nfulnl_msg_config_cmd cmd{NFULNL_CFG_CMD_BIND};
+  mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof cmd, &cmd);
+  if (int err = send_config(nl, nlh)) {
+    mnl_socket_close(nl);
+    return make_error("cannot bind NFLOG group " + std::to_string(group_) + ": " + std::strerror(err) +
+                      (err == EBUSY ? " (another program reads this group)" : ""));
+  }
+  nlh = config_header(buf, group_);
+  nfulnl_msg_config_mode mode{};
+  mode.copy_range = htonl(0xffff);
+  mode.copy_mode = NFULNL_COPY_PACKET;
+  mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
+  send_config(nl, nlh);
+  const timeval wake{0, 200'000};  // reads time out so stop() is noticed
+  setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake);
+  socket_ = nl;
+  fd_ = mnl_socket_get_fd(nl);
+  stop_ = false;
+  thread_ = std::thread([this] { run(fd_); });
+  return ok_status();
+}
+
+void DeniedAttemptLog::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (socket_) mnl_socket_close(static_cast<mnl_socket*>(socket_));
+  socket_ = nullptr;
+}
+
+void DeniedAttemptLog::run(int fd) {
+  std::vector<char> buf(70000);
+  std::map<uint32_t, std::string> users;
+  while (!stop_) {
+    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) continue;
+    int remaining = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, remaining);
+         nlh = mnl_nlmsg_next(nlh, &remaining)) {
+      if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
+      std::array<const nlattr*, NFULA_MAX + 1> attrs{};
+      mnl_attr_parse(
+          nlh, sizeof(nfgenmsg),
+          [](const nlattr* a, void* data) {
+            auto& t = *static_cast<std::array<const nlattr*, NFULA_MAX + 1>*>(data);
+            if (mnl_attr_get_type(a) <= NFULA_MAX) t[mnl_attr_get_type(a)] = a;
+            return MNL_CB_OK;
+          },
+          &attrs);
+      telemetry::Event e;
+      e.kind = "bypass";
+      e.action = "denied";
+      if (attrs[NFULA_PREFIX]) {
+        std::string prefix = mnl_attr_get_str(attrs[NFULA_PREFIX]);
+        // "dnsguard <counter> ": the counter names the rule.
+        if (prefix.rfind("dnsguard ", 0) == 0) prefix = prefix.substr(9);
+        while (!prefix.empty() && prefix.back() == ' ') prefix.pop_back();
+        e.rule = prefix;
+      }
+      if (attrs[NFULA_UID]) {
+        e.uid = ntohl(mnl_attr_get_u32(attrs[NFULA_UID]));
+        auto it = users.find(*e.uid);
+        if (it == users.end()) it = users.emplace(*e.uid, user_name(*e.uid)).first;
+        e.user = it->second;
+      }
+      if (attrs[NFULA_PAYLOAD]) {
+        const auto view = parse_packet({static_cast<const uint8_t*>(mnl_attr_get_payload(attrs[NFULA_PAYLOAD])),
+                                        mnl_attr_get_payload_len(attrs[NFULA_PAYLOAD])});
+        if (view) {
+          e.client = view->source.to_string();
+          e.client_port = view->source_port;
+          e.destination = view->destination.to_string();
+          e.destination_port = view->destination_port;
+          e.protocol = view->protocol == kProtoTcp ? "tcp" : "udp";
+        }
+      }
+      const std::string who = e.user.empty() ? (e.uid ? "uid " + std::to_string(*e.uid) : "a process")
+                                             : "user " + e.user;
+      e.message = who + " sent " + e.protocol + " to " + e.destination + ":" + std::to_string(e.destination_port) +
+                  ", denied by " + e.rule;
+      events_.publish(std::move(e));
+    }
+  }
+}
+
+}  // namespace dnsguard::nfqueue
