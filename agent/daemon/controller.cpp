@@ -406,6 +406,11 @@ bool Controller::events_to_stdout() {
   return running_ && running_->policy.telemetry.events_stdout;
 }
 
+std::string Controller::metrics_address() {
+  std::lock_guard lock(mutex_);
+  return running_ ? running_->policy.telemetry.metrics : std::string();
+}
+
 Result<Stats> Controller::stats() {
   std::lock_guard lock(mutex_);
   Stats out;

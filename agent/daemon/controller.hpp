@@ -122,6 +122,8 @@ class Controller {
   Result<Stats> stats();
   // Whether the running policy asks for JSON event lines on stdout ([telemetry] events).
   bool events_to_stdout();
+  // [telemetry] metrics of the running policy ("HOST:PORT"); empty when off.
+  std::string metrics_address();
 
   // Applies the rollback when a confirmation deadline has passed. The controller's own
   // timer thread calls this; tests call it directly with a fake clock.

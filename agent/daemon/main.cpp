@@ -23,6 +23,8 @@
 #include "daemon/controller.hpp"
 #include "nfqueue/inspector.hpp"
 #include "nfqueue/nflog.hpp"
+#include "daemon/metrics_server.hpp"
+#include "telemetry/metrics.hpp"
 #include <google/protobuf/util/json_util.h>
 #include "nft/backend.hpp"
 #include "policy/policy.hpp"
@@ -92,6 +94,41 @@ Status prepare_socket(const std::string& path) {
   log("removing stale socket " + path + " left by an agent that is gone");
   ::unlink(path.c_str());
   return ok_status();
+}
+
+// What /metrics shows: the same counters as `dnsguardctl stats`, and the agent's state.
+std::string render_metrics(daemon::Controller& controller, const telemetry::EventLog& events) {
+  std::vector<telemetry::Sample> samples;
+  auto status = controller.status();
+  if (status) {
+    samples.push_back({"dnsguard_policy_generation", "", "gauge", "Generation of the policy in force", {},
+                       static_cast<double>(status->generation)});
+    samples.push_back({"dnsguard_enforcing", "", "gauge", "1 when a policy is enforced", {},
+                       status->enforcing ? 1.0 : 0.0});
+    samples.push_back({"dnsguard_drift", "", "gauge", "1 when the live table differs from what the agent applied",
+                       {}, status->drift ? 1.0 : 0.0});
+    if (status->applied_at)
+      samples.push_back({"dnsguard_policy_applied_timestamp_seconds", "", "gauge", "When the policy was applied", {},
+                         static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                 status->applied_at->time_since_epoch()).count())});
+  }
+  if (auto stats = controller.stats()) {
+    for (const auto& c : stats->counters) {
+      samples.push_back({"dnsguard_rule_packets_total", "", "counter", "Packets that hit a deny rule's counter",
+                         {{"counter", c.name}}, static_cast<double>(c.packets)});
+    }
+    for (const auto& c : stats->counters) {
+      samples.push_back({"dnsguard_rule_bytes_total", "", "counter", "Bytes that hit a deny rule's counter",
+                         {{"counter", c.name}}, static_cast<double>(c.bytes)});
+    }
+    for (const auto& c : stats->inspector)
+      samples.push_back({c.metric, "", "counter", c.description, c.labels, static_cast<double>(c.value)});
+  }
+  samples.push_back({"dnsguard_events_dropped_total", "", "counter", "Events pushed out of the full event ring", {},
+                     static_cast<double>(events.dropped())});
+  samples.push_back({"dnsguard_events_suppressed_total", "", "counter", "Traffic events held back by sampling", {},
+                     static_cast<double>(events.suppressed())});
+  return telemetry::render_prometheus(samples);
 }
 
 int check_policy(const std::string& path) {
@@ -233,7 +270,11 @@ int main(int argc, char** argv) {
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   sd_notify(0, "READY=1\nSTATUS=serving");
 
-  const auto tick = watchdog ? std::chrono::microseconds(watchdog_usec / 2) : std::chrono::seconds(3600);
+  // Wake at least every second: the metrics endpoint follows the running policy.
+  const auto tick = std::min<std::chrono::microseconds>(
+      watchdog ? std::chrono::microseconds(watchdog_usec / 2) : std::chrono::seconds(1), std::chrono::seconds(1));
+  daemon::MetricsServer metrics;
+  std::string metrics_failed;  // an address that would not serve, so it is not retried every second
   const timespec timeout{static_cast<time_t>(tick.count() / 1'000'000),
                          static_cast<long>((tick.count() % 1'000'000) * 1000)};
   for (;;) {
@@ -241,8 +282,23 @@ int main(int argc, char** argv) {
     if (sig == SIGTERM || sig == SIGINT) break;
     if (sig == SIGHUP) log("SIGHUP: nothing to reload");
     if (watchdog) sd_notify(0, "WATCHDOG=1");
+    const std::string wanted = controller.metrics_address();
+    if (wanted != metrics.address() && wanted != metrics_failed) {
+      metrics.stop();
+      metrics_failed.clear();
+      if (!wanted.empty()) {
+        auto s = metrics.start(wanted, [&] { return render_metrics(controller, events); });
+        if (s)
+          log("serving metrics on http://" + wanted + "/metrics");
+        else {
+          log(join_errors(s.errors()));
+          metrics_failed = wanted;
+        }
+      }
+    }
   }
 
+  metrics.stop();
   sd_notify(0, "STOPPING=1");
   log("stopping; the rules stay in place");
   service.shutdown();

@@ -151,6 +151,7 @@ Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t so
 Result<std::shared_ptr<const Engine>> Engine::build(const policy::Policy& policy) {
   std::shared_ptr<Engine> e(new Engine());
   e->settings_ = policy.inspect;
+  e->dnstap_target_ = policy.telemetry.dnstap;
   e->canary_ = policy.egress && policy.egress->encrypted_dns.canary;
   for (const auto& d : policy.inspect.allow_domains) e->allowed_.add(d, 0);
   for (const auto& d : policy.inspect.block_domains) e->blocked_.add(d, kBlockDomainsSource);

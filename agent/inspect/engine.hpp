@@ -101,6 +101,8 @@ class Engine {
                  SteadyClock::time_point now, RateLimiter& rates) const;
 
   const policy::Inspect& settings() const { return settings_; }
+  // Where dnstap messages go ([telemetry] dnstap); empty when off.
+  const std::string& dnstap_target() const { return dnstap_target_; }
   const std::vector<std::string>& list_names() const { return settings_.block_lists; }
   size_t blocked_names() const { return blocked_.size(); }
   size_t memory_bytes() const { return blocked_.memory_bytes() + allowed_.memory_bytes(); }
@@ -112,6 +114,7 @@ class Engine {
   Action block_action() const;
 
   policy::Inspect settings_;
+  std::string dnstap_target_;
   bool canary_ = false;
   DomainMatcher allowed_;
   DomainMatcher blocked_;  // source 0: block_domains; i + 1: block_lists[i]

@@ -13,9 +13,12 @@
 namespace dnsguard::inspect {
 
 struct RuntimeCounter {
-  std::string name;
+  std::string name;  // for `dnsguardctl stats`
   std::string description;
   uint64_t value = 0;
+  // The same count for Prometheus: a metric family and its labels.
+  std::string metric;
+  std::vector<std::pair<std::string, std::string>> labels;
 };
 
 class Runtime {

@@ -30,6 +30,7 @@ namespace dnsguard::nfqueue {
 namespace {
 
 constexpr size_t kBatch = 64;           // packets read before verdicts go back
+constexpr size_t kMaxQueues = 64;       // policy limit on inspect.queues
 constexpr size_t kMessageBuffer = 8192; // one queued packet: copy range plus attributes
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -218,6 +219,7 @@ class Inspector::QueueThread {
       verdicts_used_ = 0;
       pending_accept_ = 0;
       now_ = inspect::SteadyClock::now();
+      clock_gettime(CLOCK_REALTIME, &wall_now_);
       for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
       flush_accepts();
       if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
@@ -281,6 +283,9 @@ class Inspector::QueueThread {
       installed_->list_hits[v.list].fetch_add(1, std::memory_order_relaxed);
 
     const bool tcp = view && view->protocol == kProtoTcp;
+    if (installed_->dnstap && view && !message.empty())
+      installed_->dnstap->client_query(queue_, {view->source, view->source_port},
+                                       {view->destination, view->destination_port}, tcp, message, wall_now_);
     if (owner_.options_.events && v.reason != inspect::Reason::no_match &&
         v.reason != inspect::Reason::allowed_domain && v.reason != inspect::Reason::not_inspected)
       report(v, view ? &*view : nullptr, error == dns::ParseError::none ? &query : nullptr, error, client, engine, tcp);
@@ -374,6 +379,10 @@ class Inspector::QueueThread {
     if (len == 0) return;
     inject(view.source, std::span(pkt.data(), len));
     owner_.injected_.fetch_add(1, std::memory_order_relaxed);
+    if (installed_->dnstap)
+      installed_->dnstap->client_response(queue_, {view.source, view.source_port},
+                                          {view.destination, view.destination_port}, false, message,
+                                          std::span(dns_out.data(), dns_len), wall_now_);
   }
 
   void inject_tcp_reset(const PacketView& view) {
@@ -424,6 +433,7 @@ class Inspector::QueueThread {
   size_t verdicts_used_ = 0;
   uint32_t pending_accept_ = 0;
   inspect::SteadyClock::time_point now_;  // once per batch: rate limits need no finer clock
+  timespec wall_now_{};                   // the same instant, for dnstap
   telemetry::EventSampler sampler_;
   uint64_t pending_suppressed_ = 0;
   std::map<uint32_t, std::string> users_;
@@ -445,6 +455,17 @@ Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint1
   installed->engine = std::move(engine);
 
   std::lock_guard lock(mutex_);
+  // The dnstap writer carries over while its target stays the same.
+  const std::string& target = installed->engine->dnstap_target();
+  if (!target.empty()) {
+    if (installed_ && installed_->dnstap && installed_->dnstap->target() == target) {
+      installed->dnstap = installed_->dnstap;
+    } else {
+      auto writer = telemetry::DnstapWriter::open(target, kMaxQueues);
+      if (!writer) return writer.errors();
+      installed->dnstap = writer.value();
+    }
+  }
   // The fail mode is a property of the queue binding: rebind everything when it changes.
   if (fail_open != fail_open_ && !threads_.empty()) {
     for (auto& t : threads_) t->join();
@@ -510,6 +531,10 @@ InspectorStats Inspector::stats() const {
   {
     std::lock_guard lock(mutex_);
     s.lists = retired_list_hits_;
+    if (installed_ && installed_->dnstap) {
+      s.dnstap_written = installed_->dnstap->submitted();
+      s.dnstap_dropped = installed_->dnstap->dropped();
+    }
     if (installed_)
       for (size_t i = 0; i < installed_->engine->list_names().size(); ++i)
         s.lists[installed_->engine->list_names()[i]] += installed_->list_hits[i].load();
@@ -531,23 +556,43 @@ InspectorStats Inspector::stats() const {
 std::vector<inspect::RuntimeCounter> Inspector::counters() const {
   const InspectorStats s = stats();
   std::vector<inspect::RuntimeCounter> out;
-  out.push_back({"inspect_packets", "packets the inspector was handed", s.packets});
-  out.push_back({"inspect_batches", "reads from the queues (packets / batches = batch size)", s.batches});
-  for (size_t i = 0; i < s.actions.size(); ++i)
-    out.push_back({"inspect_verdict_" + std::string(inspect::to_string(static_cast<inspect::Action>(i))),
-                   "queries given this verdict", s.actions[i]});
-  for (size_t i = 0; i < s.reasons.size(); ++i)
-    out.push_back({"inspect_rule_" + std::string(inspect::to_string(static_cast<inspect::Reason>(i))),
-                   "queries decided by this rule", s.reasons[i]});
-  for (const auto& [list, hits] : s.lists) out.push_back({"inspect_list " + list, "queries blocked by this list", hits});
-  out.push_back({"inspect_answers_injected", "blocked UDP queries answered on the spot", s.answers_injected});
-  out.push_back({"inspect_tcp_resets", "blocked TCP queries whose connection was reset", s.tcp_resets});
-  out.push_back({"inspect_inject_errors", "answers or resets that could not be sent", s.inject_errors});
-  out.push_back({"inspect_enobufs", "times the queue socket overflowed (ENOBUFS)", s.enobufs});
+  auto add = [&](std::string name, std::string description, uint64_t value, std::string metric,
+                 std::vector<std::pair<std::string, std::string>> labels = {}) {
+    out.push_back({std::move(name), std::move(description), value, std::move(metric), std::move(labels)});
+  };
+  add("inspect_packets", "packets the inspector was handed", s.packets, "dnsguard_inspector_packets_total");
+  add("inspect_batches", "reads from the queues (packets / batches = batch size)", s.batches,
+      "dnsguard_inspector_reads_total");
+  for (size_t i = 0; i < s.actions.size(); ++i) {
+    const std::string a(inspect::to_string(static_cast<inspect::Action>(i)));
+    add("inspect_verdict_" + a, "queries given this verdict", s.actions[i], "dnsguard_inspector_verdicts_total",
+        {{"verdict", a}});
+  }
+  for (size_t i = 0; i < s.reasons.size(); ++i) {
+    const std::string r(inspect::to_string(static_cast<inspect::Reason>(i)));
+    add("inspect_rule_" + r, "queries decided by this rule", s.reasons[i], "dnsguard_inspector_decisions_total",
+        {{"rule", r}});
+  }
+  for (const auto& [list, hits] : s.lists)
+    add("inspect_list " + list, "queries blocked by this list", hits, "dnsguard_inspector_list_blocked_total",
+        {{"list", list}});
+  add("inspect_answers_injected", "blocked UDP queries answered on the spot", s.answers_injected,
+      "dnsguard_inspector_answers_injected_total");
+  add("inspect_tcp_resets", "blocked TCP queries whose connection was reset", s.tcp_resets,
+      "dnsguard_inspector_tcp_resets_total");
+  add("inspect_inject_errors", "answers or resets that could not be sent", s.inject_errors,
+      "dnsguard_inspector_inject_errors_total");
+  add("inspect_enobufs", "times the queue socket overflowed (ENOBUFS)", s.enobufs, "dnsguard_inspector_enobufs_total");
+  add("inspect_dnstap_written", "dnstap messages handed to the writer", s.dnstap_written,
+      "dnsguard_dnstap_messages_total");
+  add("inspect_dnstap_dropped", "dnstap messages dropped: the collector is behind", s.dnstap_dropped,
+      "dnsguard_dnstap_dropped_total");
   for (const auto& q : s.queues) {
-    out.push_back({"inspect_queue" + std::to_string(q.queue) + "_dropped", "dropped by the kernel: queue full", q.kernel_dropped});
-    out.push_back({"inspect_queue" + std::to_string(q.queue) + "_user_dropped",
-                   "dropped by the kernel: could not be delivered to the inspector", q.user_dropped});
+    const std::string n = std::to_string(q.queue);
+    add("inspect_queue" + n + "_dropped", "dropped by the kernel: queue full", q.kernel_dropped,
+        "dnsguard_queue_dropped_total", {{"queue", n}, {"reason", "queue_full"}});
+    add("inspect_queue" + n + "_user_dropped", "dropped by the kernel: could not be delivered to the inspector",
+        q.user_dropped, "dnsguard_queue_dropped_total", {{"queue", n}, {"reason", "undeliverable"}});
   }
   return out;
 }

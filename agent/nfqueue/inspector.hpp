@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"
+#include "telemetry/dnstap.hpp"
 #include "telemetry/event_log.hpp"
 
 namespace dnsguard::nfqueue {
@@ -39,6 +40,8 @@ struct InspectorStats {
   uint64_t tcp_resets = 0;
   uint64_t inject_errors = 0;
   uint64_t enobufs = 0;
+  uint64_t dnstap_written = 0;
+  uint64_t dnstap_dropped = 0;
   std::vector<QueueCounters> queues;
 };
 
@@ -77,6 +80,7 @@ class Inspector final : public inspect::Runtime {
   struct Installed {
     std::shared_ptr<const inspect::Engine> engine;
     std::unique_ptr<std::atomic<uint64_t>[]> list_hits;
+    std::shared_ptr<telemetry::DnstapWriter> dnstap;  // null when [telemetry] dnstap is off
   };
   class QueueThread;
 

@@ -65,6 +65,8 @@ block_lists = ["list.txt"]
 deny_qtypes = ["ANY", "NULL"]
 [telemetry]
 events = "stdout"
+dnstap = "file:$TEST_TMP/dnstap.fstrm"
+metrics = "127.0.0.1:9153"
 TOML
 }
 write_policy "$TEST_TMP/open.toml" open nxdomain
@@ -128,6 +130,27 @@ check_output "stats count the block list" "inspect_list $TEST_TMP/list.txt +[1-9
 check_output "stats count denied types" 'inspect_rule_denied_qtype +[1-9]' ctl stats
 check_output "stats count TCP resets" 'inspect_tcp_resets +[1-9]' ctl stats
 
+echo "# Prometheus metrics"
+metrics() { in_ns "$ws" curl -sf http://127.0.0.1:9153/metrics; }
+wait_for "the metrics endpoint" 10 metrics
+metrics >"$TEST_TMP/metrics.txt"
+# The exposition format: HELP and TYPE per family, then "name{labels} value" lines.
+valid_exposition() {
+  awk '
+    /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* / { help[$3] = 1; next }
+    /^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$/ { type[$3] = 1; next }
+    /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eInf]+$/ {
+      name = $0; sub(/[{ ].*/, "", name); if (!(name in help) || !(name in type)) { print "no HELP/TYPE: " $0; bad = 1 }
+      n++; next }
+    { print "bad line: " $0; bad = 1 }
+    END { exit bad || n == 0 }' "$1"
+}
+check "the metrics are valid Prometheus exposition text" valid_exposition "$TEST_TMP/metrics.txt"
+blocked_by_stats=$(ctl stats | awk '$1 == "inspect_rule_blocked_domain" { print $2 }')
+check_output "metrics count the blocked names like stats do" \
+  "^dnsguard_inspector_decisions_total\\{rule=\"blocked_domain\"\\} $blocked_by_stats\$" metrics
+check_output "metrics show the rule counters and the generation" '^dnsguard_policy_generation 3$' metrics
+
 echo "# hostile packets: a bounded barrage of malformed DNS through the queue"
 malformed_before=$(ctl stats | awk '$1 == "inspect_rule_malformed" { print $2 }')
 {  # a query whose name has five 63-octet labels: 320 octets, over the 255 limit
@@ -186,4 +209,11 @@ kill "$agent_pid"
 wait "$agent_pid"
 status=$?
 check "SIGTERM stops the agent with exit status 0 (in the sanitizer build: no leaks)" test "$status" -eq 0
+
+echo "# dnstap: what the last agent saw, decoded by BIND's dnstap-read"
+check_output "dnstap-read shows the client queries" 'CQ 192\.0\.2\.10:[0-9]+ -> 192\.0\.2\.53:53 UDP [0-9]+b bad\.example\.test/IN/A' \
+  dnstap-read "$TEST_TMP/dnstap.fstrm"
+check_output "and the answers the inspector made up" 'CR 192\.0\.2\.10:[0-9]+ <- 192\.0\.2\.53:53 UDP [0-9]+b bad\.example\.test/IN/A' \
+  dnstap-read "$TEST_TMP/dnstap.fstrm"
+check_output "allowed queries are there too" 'CQ .* www\.example\.test/IN/A' dnstap-read "$TEST_TMP/dnstap.fstrm"
 finish
