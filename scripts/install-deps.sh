@@ -16,7 +16,7 @@ packages=(
   # kernel tooling used by tests and the demo
   nftables iproute2 iptables procps systemd
   # real DNS peers and clients for integration tests
-  unbound dnsmasq-base bind9 bind9-dnsutils socat curl
+  unbound dnsmasq-base bind9 bind9-dnsutils socat curl dnsperf
 )
 
 if [[ $(id -u) -ne 0 ]]; then

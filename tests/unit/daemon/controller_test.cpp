@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "daemon/fake_kernel.hpp"
@@ -259,6 +260,33 @@ TEST_F(ControllerTest, DisableRemovesTheRulesAndARestartKeepsThemOff) {
   EXPECT_FALSE(kernel_.table);
   EXPECT_FALSE(c->status()->enforcing);
   EXPECT_EQ(c->rollback()->policy.version, 1);  // what was disabled can be restored
+}
+
+TEST_F(ControllerTest, ACrashBetweenWriteAndRenameLeavesALoadableState) {
+  {
+    auto c = make();
+    ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+  }
+  // What a crash after writing the temporary file and before the rename leaves: the
+  // old state plus a half-written temporary file.
+  std::ofstream(dir_.path() / "state" / "state.json.tmp") << "{\"generation\": \"2\", \"enforcing\": tr";
+  auto c = make();
+  auto s = c->status();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->generation, 1u);
+  EXPECT_EQ(s->policy->version, 1);
+  EXPECT_TRUE(c->apply({policy_text(2), "p.toml"}, {}).ok());  // and the next write replaces it
+}
+
+TEST_F(ControllerTest, ACorruptStateFileStopsTheStartWithAClearError) {
+  std::filesystem::create_directories(dir_.path() / "state");
+  std::ofstream(dir_.path() / "state" / "state.json") << "not json";
+  ControllerOptions options;
+  Controller c(kernel_, StateStore(dir_.path() / "state"), events_, options);
+  auto started = c.start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.errors()[0].message, HasSubstr("is not valid"));
+  EXPECT_THAT(started.errors()[0].message, HasSubstr("move it away to start without state"));
 }
 
 TEST_F(ControllerTest, ConcurrentAppliesAreSerialized) {

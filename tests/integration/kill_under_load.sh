@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# SIGKILL of the agent under query load (bounded dnsperf runs, 1000 queries/s for 6 s):
+# with fail = "open" no queries are lost beyond those in flight; with fail = "closed"
+# nothing passes unchecked while the agent is down; in both the egress rules stay
+# enforced throughout, and a restarted agent resumes inspection.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
+export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
+
+make_ns ws
+make_ns res
+link "$ws" to-res "$res" to-ws
+addr "$ws" to-res 192.0.2.10/24; addr "$res" to-ws 192.0.2.53/24
+ip -n "$ws" route add 203.0.113.0/24 dev to-res  # a rogue resolver's route, so only our rule stops it
+
+cat >"$TEST_TMP/unbound.conf" <<CONF
+server:
+  interface: 192.0.2.53
+  port: 53
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  directory: "$TEST_TMP"
+  use-syslog: no
+  logfile: ""
+  access-control: 0.0.0.0/0 allow
+  module-config: "iterator"
+  local-zone: "example.test." static
+  local-data: "www.example.test. 300 IN A 192.0.2.80"
+  local-data: "bad.example.test. 300 IN A 192.0.2.66"
+remote-control:
+  control-enable: no
+CONF
+start_bg "$res" "$TEST_TMP/unbound.log" unbound -d -c "$TEST_TMP/unbound.conf"
+wait_for "unbound" 10 in_ns "$ws" dig +short +tries=1 +time=1 @192.0.2.53 www.example.test
+
+policy() {  # policy FILE FAIL
+  cat >"$1" <<TOML
+[policy]
+name = "under-load"
+version = 1
+[egress]
+[[egress.resolvers]]
+name = "corp"
+addresses = ["192.0.2.53"]
+[inspect]
+enabled = true
+fail = "$2"
+block_domains = ["bad.example.test"]
+TOML
+}
+policy "$TEST_TMP/open.toml" open
+policy "$TEST_TMP/closed.toml" closed
+for i in $(seq 50); do echo "www.example.test A"; done >"$TEST_TMP/allowed.txt"
+for i in $(seq 50); do echo "bad.example.test A"; done >"$TEST_TMP/blocked.txt"
+
+ctl() { in_ns "$ws" "$CTL" "$@"; }
+agent_pid=
+start_agent() {
+  start_bg "$ws" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
+  agent_pid=${_pids[-1]}
+  wait_for "the agent to serve" 10 ctl status
+}
+rogue_refused() { grep -q 'connection refused' <<<"$(in_ns "$ws" dig +tries=1 +time=1 @203.0.113.53 x.example 2>&1)"; }
+agent_serving() { ctl status >/dev/null 2>&1; }
+inspected() { ctl stats | awk '$1 == "inspect_packets" { print $2 }'; }
+
+# load_with_kill QUERIES OUT: 6 s of load; the agent dies at 2 s and is back at 3 s.
+load_with_kill() {
+  in_ns "$ws" dnsperf -s 192.0.2.53 -d "$1" -l 6 -Q 1000 -t 1 >"$2" 2>&1 &
+  local load=$!
+  _pids+=("$load")
+  local before
+  before=$(inspected)
+  load_flowing() { (($(inspected) > before + 100)); }
+  wait_for "the load to reach the inspector" 5 load_flowing
+  sleep 1.5  # dnsperf runs on its own clock; the kill must land in the middle of its run
+  kill -9 "$agent_pid"
+  wait "$agent_pid" 2>/dev/null
+  rogue_refused && echo refused >"$TEST_TMP/during-outage" || echo open >"$TEST_TMP/during-outage"
+  start_agent
+  wait "$load"
+}
+field() { awk -v k="$1" '$0 ~ k { gsub(/[(%)]/, ""); print $3; exit }' "$2"; }
+
+start_agent
+echo "# fail open"
+check_output "apply (fail open)" 'as generation 1' ctl apply "$TEST_TMP/open.toml"
+load_with_kill "$TEST_TMP/allowed.txt" "$TEST_TMP/open.out"
+lost=$(field "Queries lost" "$TEST_TMP/open.out")
+sent=$(field "Queries sent" "$TEST_TMP/open.out")
+echo "   dnsperf: $sent sent, $lost lost"
+check "about 6000 queries were sent" test "${sent:-0}" -ge 5000
+# In flight: the packets queued to the dying agent, which the kernel drops when its queue
+# socket goes away - the time a killed process takes to tear down (tens of ms).
+check "no queries lost beyond those in flight (at most 100 ms of load)" test "${lost:-999}" -le 100
+check_output "the egress rules stayed enforced while the agent was down" '^refused$' cat "$TEST_TMP/during-outage"
+check_output "the restarted agent reports the same generation, no drift" '^generation +1$' ctl status
+check_output "and inspects again" 'status: NXDOMAIN' in_ns "$ws" dig +tries=1 +time=2 @192.0.2.53 bad.example.test
+
+echo "# fail closed"
+check_output "apply (fail closed)" 'as generation 2' ctl apply "$TEST_TMP/closed.toml"
+load_with_kill "$TEST_TMP/blocked.txt" "$TEST_TMP/closed.out"
+noerror=$(awk '/Response codes/ { for (i = 1; i <= NF; i++) if ($i == "NOERROR") print $(i + 1) }' "$TEST_TMP/closed.out")
+nxdomain=$(awk '/Response codes/ { for (i = 1; i <= NF; i++) if ($i == "NXDOMAIN") print $(i + 1) }' "$TEST_TMP/closed.out")
+echo "   dnsperf: NXDOMAIN ${nxdomain:-0}, NOERROR ${noerror:-0}, lost $(field "Queries lost" "$TEST_TMP/closed.out")"
+check "no blocked query got through unchecked (no NOERROR from unbound)" test "${noerror:-0}" -eq 0
+check "the blocked queries before and after the outage got NXDOMAIN" test "${nxdomain:-0}" -ge 3000
+check_output "the egress rules stayed enforced while the agent was down" '^refused$' cat "$TEST_TMP/during-outage"
+check "the agent serves again" agent_serving
+finish
