@@ -8,9 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
-export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
-STATE="$TEST_TMP/state"
 
 make_ns ws
 make_ns res
@@ -23,22 +20,16 @@ addr "$ws" to-rogue 203.0.113.10/24; addr "$rogue" to-ws 203.0.113.53/24
 start_unbound "$res" corp 192.0.2.53 fd00:53::53
 start_dnsmasq "$rogue" rogue 203.0.113.99 203.0.113.53
 
-ctl() { in_ns "$ws" "$CTL" "$@"; }
+agent_ns=$ws  # dnsguardctl runs in the workstation namespace, also before the agent
 q() { in_ns "$ws" dig +tries=1 +time=2 "$@" www.example.test; }
 # dig exits non-zero when refused, so its output is checked, not its status.
 answered_by_rogue() { grep -q '^www\.example\.test\..*203\.0\.113\.99' <<<"$(q @203.0.113.53 2>&1)"; }
 rogue_refused() { grep -q 'connection refused' <<<"$(q @203.0.113.53 2>&1)"; }
-agent_pid=
-start_agent() {
-  start_bg "$ws" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$STATE"
-  agent_pid=${_pids[-1]}
-  wait_for "the agent to serve" 10 ctl status
-}
 
 check_output "dnsguardctl without an agent exits 2 and says how to start one" 'Is dnsguardd running' ctl status
 check_status "exit status 2 when the agent is unreachable" 2 ctl status
 
-start_agent
+start_agent "$ws"
 check_output "a fresh agent enforces nothing" '^enforcing +no' ctl status
 
 echo "# apply enforces"
@@ -98,7 +89,7 @@ generation=$(ctl -o json status | sed -n 's/.*"generation": "\([0-9]*\)".*/\1/p'
 kill -9 "$agent_pid"
 wait "$agent_pid" 2>/dev/null
 check "with the agent killed, the rules stay enforced" rogue_refused
-start_agent
+start_agent "$ws"
 check_output "the restarted agent reports the same generation" "^generation +$generation\$" ctl status
 check_output "and no drift" '^drift +none' ctl status
 check_output "a second agent does not steal a live socket" 'already serving' \

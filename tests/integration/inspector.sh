@@ -7,43 +7,17 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
-export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
-
 make_ns ws
 make_ns res
 link "$ws" to-res "$res" to-ws
 addr "$ws" to-res 192.0.2.10/24;  addr "$res" to-ws 192.0.2.53/24
 addr "$ws" to-res fd00:53::10/64; addr "$res" to-ws fd00:53::53/64
 
-conf="$TEST_TMP/unbound.conf"
-cat >"$conf" <<CONF
-server:
-  interface: 192.0.2.53
-  interface: fd00:53::53
-  port: 53
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  pidfile: ""
-  directory: "$TEST_TMP"
-  use-syslog: no
-  logfile: ""
-  do-ip6: yes
-  access-control: 0.0.0.0/0 allow
-  access-control: ::/0 allow
-  module-config: "iterator"
-  local-zone: "example.test." static
-  local-data: "www.example.test. 300 IN A 192.0.2.80"
-  local-data: "bad.example.test. 300 IN A 192.0.2.66"
-  local-data: "x.tracker.example.test. 300 IN A 192.0.2.67"
-  local-data: "listed.example.test. 300 IN A 192.0.2.68"
-  local-data: "txt.example.test. 300 IN TXT \"hello\""
-remote-control:
-  control-enable: no
-CONF
-start_bg "$res" "$TEST_TMP/unbound.log" unbound -d -c "$conf"
-wait_for "unbound" 10 in_ns "$ws" dig +short +tries=1 +time=1 @192.0.2.53 www.example.test
+unbound_data='bad.example.test. 300 IN A 192.0.2.66
+x.tracker.example.test. 300 IN A 192.0.2.67
+listed.example.test. 300 IN A 192.0.2.68
+txt.example.test. 300 IN TXT hello'
+start_unbound "$res" corp 192.0.2.53 fd00:53::53
 
 echo "listed.example.test" >"$TEST_TMP/list.txt"
 write_policy() {  # write_policy FILE FAIL BLOCK_RESPONSE
@@ -74,14 +48,7 @@ write_policy "$TEST_TMP/refused.toml" open refused
 write_policy "$TEST_TMP/sinkhole.toml" open sinkhole
 write_policy "$TEST_TMP/closed.toml" closed nxdomain
 
-ctl() { in_ns "$ws" "$CTL" "$@"; }
 q() { in_ns "$ws" dig +tries=1 +time=2 "$@" 2>&1; }
-agent_pid=
-start_agent() {
-  start_bg "$ws" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
-  agent_pid=${_pids[-1]}
-  wait_for "the agent to serve" 10 ctl status
-}
 kill_agent() {
   kill -9 "$agent_pid"
   wait "$agent_pid" 2>/dev/null
@@ -89,7 +56,7 @@ kill_agent() {
 answered() { grep -q "^www\.example\.test\..*192\.0\.2\.80" <<<"$(q @192.0.2.53 www.example.test)"; }
 unanswered() { grep -q 'timed out' <<<"$(q @192.0.2.53 www.example.test)"; }
 
-start_agent
+start_agent "$ws"
 check_output "apply the inspecting policy" 'as generation 1' ctl apply "$TEST_TMP/open.toml"
 
 echo "# allowed and blocked names"
@@ -186,7 +153,7 @@ check_output "back to nxdomain, fail open" 'as generation 4' ctl apply "$TEST_TM
 kill_agent
 check "with the agent killed, lookups still work" answered
 check_output "...and blocked names are not inspected" '^bad\.example\.test\..*192\.0\.2\.66' q @192.0.2.53 bad.example.test
-start_agent
+start_agent "$ws"
 check_output "the restarted agent blocks again" 'status: NXDOMAIN' q @192.0.2.53 bad.example.test
 
 echo "# fail closed: nothing passes unchecked"
@@ -194,7 +161,7 @@ check_output "fail closed" 'as generation 5' ctl apply "$TEST_TMP/closed.toml"
 check "lookups work while the agent runs" answered
 kill_agent
 check "with the agent killed, lookups fail" unanswered
-start_agent
+start_agent "$ws"
 wait_for "lookups to work again once the agent is back" 10 answered
 check_output "and blocking resumes" 'status: NXDOMAIN' q @192.0.2.53 bad.example.test
 

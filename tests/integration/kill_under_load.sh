@@ -6,36 +6,14 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
-export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
-
 make_ns ws
 make_ns res
 link "$ws" to-res "$res" to-ws
 addr "$ws" to-res 192.0.2.10/24; addr "$res" to-ws 192.0.2.53/24
 ip -n "$ws" route add 203.0.113.0/24 dev to-res  # a rogue resolver's route, so only our rule stops it
 
-cat >"$TEST_TMP/unbound.conf" <<CONF
-server:
-  interface: 192.0.2.53
-  port: 53
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  pidfile: ""
-  directory: "$TEST_TMP"
-  use-syslog: no
-  logfile: ""
-  access-control: 0.0.0.0/0 allow
-  module-config: "iterator"
-  local-zone: "example.test." static
-  local-data: "www.example.test. 300 IN A 192.0.2.80"
-  local-data: "bad.example.test. 300 IN A 192.0.2.66"
-remote-control:
-  control-enable: no
-CONF
-start_bg "$res" "$TEST_TMP/unbound.log" unbound -d -c "$TEST_TMP/unbound.conf"
-wait_for "unbound" 10 in_ns "$ws" dig +short +tries=1 +time=1 @192.0.2.53 www.example.test
+unbound_data='bad.example.test. 300 IN A 192.0.2.66'
+start_unbound "$res" corp 192.0.2.53
 
 policy() {  # policy FILE FAIL
   cat >"$1" <<TOML
@@ -57,13 +35,6 @@ policy "$TEST_TMP/closed.toml" closed
 for i in $(seq 50); do echo "www.example.test A"; done >"$TEST_TMP/allowed.txt"
 for i in $(seq 50); do echo "bad.example.test A"; done >"$TEST_TMP/blocked.txt"
 
-ctl() { in_ns "$ws" "$CTL" "$@"; }
-agent_pid=
-start_agent() {
-  start_bg "$ws" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
-  agent_pid=${_pids[-1]}
-  wait_for "the agent to serve" 10 ctl status
-}
 rogue_refused() { grep -q 'connection refused' <<<"$(in_ns "$ws" dig +tries=1 +time=1 @203.0.113.53 x.example 2>&1)"; }
 agent_serving() { ctl status >/dev/null 2>&1; }
 inspected() { ctl stats | awk '$1 == "inspect_packets" { print $2 }'; }
@@ -81,12 +52,12 @@ load_with_kill() {
   kill -9 "$agent_pid"
   wait "$agent_pid" 2>/dev/null
   rogue_refused && echo refused >"$TEST_TMP/during-outage" || echo open >"$TEST_TMP/during-outage"
-  start_agent
+  start_agent "$ws"
   wait "$load"
 }
 field() { awk -v k="$1" '$0 ~ k { gsub(/[(%)]/, ""); print $3; exit }' "$2"; }
 
-start_agent
+start_agent "$ws"
 echo "# fail open"
 check_output "apply (fail open)" 'as generation 1' ctl apply "$TEST_TMP/open.toml"
 load_with_kill "$TEST_TMP/allowed.txt" "$TEST_TMP/open.out"

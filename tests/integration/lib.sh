@@ -11,9 +11,11 @@ BUILD_DIR=${DNSGUARD_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build
 SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CTL="$BUILD_DIR/cli/dnsguardctl"
 NFT_TOOL="$BUILD_DIR/tests/dnsguard-nft-tool"
+DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
 
 NS_PREFIX="dg$$"
 TEST_TMP=$(mktemp -d "/tmp/dnsguard-test.XXXXXX")
+export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
 _namespaces=()
 _pids=()
 _passed=0
@@ -152,13 +154,29 @@ finish() {
   exit 1
 }
 
+# ---- the agent ----
+
+# start_agent NS: dnsguardd in NS, serving $DNSGUARD_SOCKET with its state in
+# $TEST_TMP/state; sets $agent_pid. `ctl ARGS` runs dnsguardctl in the same namespace.
+agent_pid=
+agent_ns=
+start_agent() {
+  agent_ns=$1
+  start_bg "$agent_ns" "$TEST_TMP/agent.log" "$DAEMON" --socket "$DNSGUARD_SOCKET" --state-dir "$TEST_TMP/state"
+  agent_pid=${_pids[-1]}
+  wait_for "the agent to serve" 10 ctl status
+}
+ctl() { in_ns "$agent_ns" "$CTL" "$@"; }
+
 # ---- real DNS peers ----
 
-# start_unbound NS NAME ADDRESS...: unbound answering example.test from local data.
+# start_unbound NS NAME ADDRESS...: unbound answering example.test from local data:
+# www.example.test, and the records in $unbound_data (one local-data value a line).
+unbound_data=""
 start_unbound() {
   local ns=$1 name=$2
   shift 2
-  local conf="$TEST_TMP/unbound-$name.conf" a
+  local conf="$TEST_TMP/unbound-$name.conf" a line
   {
     echo "server:"
     for a in "$@"; do echo "  interface: $a"; done
@@ -178,9 +196,9 @@ start_unbound() {
   local-zone: "example.test." static
   local-data: "www.example.test. 300 IN A 192.0.2.80"
   local-data: "www.example.test. 300 IN AAAA fd00:53::80"
-remote-control:
-  control-enable: no
 EOF
+    while IFS= read -r line; do [[ -n $line ]] && echo "  local-data: \"$line\""; done <<<"$unbound_data"
+    printf 'remote-control:\n  control-enable: no\n'
   } >"$conf"
   start_bg "$ns" "$TEST_TMP/unbound-$name.log" unbound -d -c "$conf"
   for a in "$@"; do

@@ -6,13 +6,11 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-DAEMON="$BUILD_DIR/agent/daemon/dnsguardd"
-export DNSGUARD_SOCKET="$TEST_TMP/run/dnsguard.sock"
 STATE="$TEST_TMP/state"
 mkdir -p "$STATE"
 
 make_ns ws
-ctl() { in_ns "$ws" "$CTL" "$@"; }
+agent_ns=$ws
 table() { in_ns "$ws" nft list table inet dnsguard; }
 
 # 64 KiB of state: room for a small policy, not for a large one.
