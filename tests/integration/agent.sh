@@ -8,17 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-
-make_ns ws
-make_ns res
-make_ns rogue
-link "$ws" to-res "$res" to-ws
-link "$ws" to-rogue "$rogue" to-ws
-addr "$ws" to-res 192.0.2.10/24;     addr "$res" to-ws 192.0.2.53/24
-addr "$ws" to-res fd00:53::10/64;    addr "$res" to-ws fd00:53::53/64
-addr "$ws" to-rogue 203.0.113.10/24; addr "$rogue" to-ws 203.0.113.53/24
-start_unbound "$res" corp 192.0.2.53 fd00:53::53
-start_dnsmasq "$rogue" rogue 203.0.113.99 203.0.113.53
+workstation_topology
 
 agent_ns=$ws  # dnsguardctl runs in the workstation namespace, also before the agent
 q() { in_ns "$ws" dig +tries=1 +time=2 "$@" www.example.test; }

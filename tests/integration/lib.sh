@@ -97,18 +97,24 @@ wait_for() {
   done
 }
 
+# Records one check's outcome; on failure shows why and the command's output.
+_report() {  # _report PASSED DESCRIPTION [REASON]
+  if (($1)); then
+    echo "ok: $2"
+    _passed=$((_passed + 1))
+  else
+    echo "FAIL: $2${3:+ ($3)}"
+    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
+    _failed=$((_failed + 1))
+  fi
+}
+
 # check DESCRIPTION CMD...: CMD must succeed.
 check() {
   local what=$1
   shift
-  if "$@" >"$TEST_TMP/last.out" 2>&1; then
-    echo "ok: $what"
-    _passed=$((_passed + 1))
-  else
-    echo "FAIL: $what"
-    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
-    _failed=$((_failed + 1))
-  fi
+  "$@" >"$TEST_TMP/last.out" 2>&1
+  _report $(($? == 0)) "$what"
 }
 
 # check_output DESCRIPTION PATTERN CMD...: CMD's output (stdout+stderr) must match the
@@ -117,14 +123,8 @@ check_output() {
   local what=$1 pattern=$2
   shift 2
   "$@" >"$TEST_TMP/last.out" 2>&1
-  if grep -Eq -- "$pattern" "$TEST_TMP/last.out"; then
-    echo "ok: $what"
-    _passed=$((_passed + 1))
-  else
-    echo "FAIL: $what (no match for /$pattern/)"
-    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
-    _failed=$((_failed + 1))
-  fi
+  grep -Eq -- "$pattern" "$TEST_TMP/last.out"
+  _report $(($? == 0)) "$what" "no match for /$pattern/"
 }
 
 # check_status DESCRIPTION STATUS CMD...: CMD must exit with exactly STATUS.
@@ -133,14 +133,7 @@ check_status() {
   shift 2
   "$@" >"$TEST_TMP/last.out" 2>&1
   local got=$?
-  if ((got == expected)); then
-    echo "ok: $what"
-    _passed=$((_passed + 1))
-  else
-    echo "FAIL: $what (exit status $got, expected $expected)"
-    sed 's/^/    | /' "$TEST_TMP/last.out" | head -20
-    _failed=$((_failed + 1))
-  fi
+  _report $((got == expected)) "$what" "exit status $got, expected $expected"
 }
 
 # counter NS NAME: packets of a named counter in our table.
@@ -152,6 +145,25 @@ finish() {
   echo "$_passed passed, $_failed failed"
   ((_failed == 0)) && exit 0
   exit 1
+}
+
+# ---- topologies ----
+
+# workstation_topology: namespaces $ws, $res and $rogue; the workstation reaches the
+# designated resolver at 192.0.2.53 / fd00:53::53 (unbound) and a rogue one at
+# 203.0.113.53 / fd00:66::53 (dnsmasq, answering 203.0.113.99), both started.
+workstation_topology() {
+  make_ns ws
+  make_ns res
+  make_ns rogue
+  link "$ws" to-res "$res" to-ws
+  link "$ws" to-rogue "$rogue" to-ws
+  addr "$ws" to-res 192.0.2.10/24;     addr "$res" to-ws 192.0.2.53/24
+  addr "$ws" to-res fd00:53::10/64;    addr "$res" to-ws fd00:53::53/64
+  addr "$ws" to-rogue 203.0.113.10/24; addr "$rogue" to-ws 203.0.113.53/24
+  addr "$ws" to-rogue fd00:66::10/64;  addr "$rogue" to-ws fd00:66::53/64
+  start_unbound "$res" corp 192.0.2.53 fd00:53::53
+  start_dnsmasq "$rogue" rogue 203.0.113.99 203.0.113.53 fd00:66::53
 }
 
 # ---- the agent ----
