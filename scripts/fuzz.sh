@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) into build-fuzz and runs each
 # for SECONDS (default 60) from its checked-in seeds. Exits non-zero on any finding;
-# the crashing input is left in build-fuzz/findings/. Usage: scripts/fuzz.sh [SECONDS]
+# the crashing input is left in build-fuzz/findings/.
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (targets: dns packet decide policy api)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+shift || true
+targets=("${@:-dns packet decide policy api}")
+# shellcheck disable=SC2206
+targets=(${targets[*]})
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDNSGUARD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j2 >/dev/null
 mkdir -p build-fuzz/findings
@@ -17,7 +22,7 @@ seeds() {  # extra seed directories per target
 status=0
 passed=0
 failed=0
-for target in dns packet decide policy api; do
+for target in "${targets[@]}"; do
   corpus=build-fuzz/corpus/$target
   mkdir -p "$corpus"
   extra=$(seeds "$target")
