@@ -9,14 +9,14 @@ packages=(
   build-essential cmake pkg-config git
   # libraries the agent links
   libtomlplusplus-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libssl-dev libsystemd-dev libfstrm-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libpsl-dev publicsuffix
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests, benchmarks, fuzzing (clang's libFuzzer) and sanitizers
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # kernel tooling used by tests and the demo
   nftables iproute2 iptables procps systemd
   # real DNS peers and clients for integration tests
-  unbound dnsmasq-base bind9 bind9-dnsutils socat curl dnsperf
+  unbound dnsmasq-base bind9 bind9-dnsutils socat curl dnsperf iodine
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -132,6 +132,9 @@ v1::Event to_proto(const telemetry::Event& e) {
   out.set_rule(e.rule);
   out.set_action(e.action);
   out.set_count(e.count);
+  out.set_registered_domain(e.registered_domain);
+  for (const auto& s : e.signals) out.add_signals(s);
+  out.set_score(e.score);
   return out;
 }
 

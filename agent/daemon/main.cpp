@@ -122,7 +122,7 @@ std::string render_metrics(daemon::Controller& controller, const telemetry::Even
                          {{"counter", c.name}}, static_cast<double>(c.bytes)});
     }
     for (const auto& c : stats->inspector)
-      samples.push_back({c.metric, "", "counter", c.description, c.labels, static_cast<double>(c.value)});
+      samples.push_back({c.metric, "", c.type, c.description, c.labels, static_cast<double>(c.value)});
   }
   samples.push_back({"dnsguard_events_dropped_total", "", "counter", "Events pushed out of the full event ring", {},
                      static_cast<double>(events.dropped())});

@@ -70,6 +70,7 @@ std::string_view to_string(Reason r) {
     case Reason::rate_limited: return "rate_limited";
     case Reason::malformed: return "malformed";
     case Reason::not_inspected: return "not_inspected";
+    case Reason::tunneling: return "tunneling";
   }
   return "?";
 }
@@ -155,6 +156,12 @@ Result<std::shared_ptr<const Engine>> Engine::build(const policy::Policy& policy
   e->canary_ = policy.egress && policy.egress->encrypted_dns.canary;
   for (const auto& d : policy.inspect.allow_domains) e->allowed_.add(d, 0);
   for (const auto& d : policy.inspect.block_domains) e->blocked_.add(d, kBlockDomainsSource);
+  // A tunneling exemption covers the domain and every name below it: that is where the
+  // encoded names of a reputation or signing service live.
+  for (const auto& d : policy.inspect.tunneling.allow_domains) {
+    e->tunneling_allowed_.add(d, 0);
+    if (!d.starts_with("*.")) e->tunneling_allowed_.add("*." + d, 0);
+  }
   Errors errors;
   for (size_t i = 0; i < policy.inspect.block_lists.size(); ++i) {
     auto s = load_block_list(policy.inspect.block_lists[i], e->blocked_, static_cast<uint16_t>(i + 1));
@@ -192,7 +199,7 @@ dns::ResponseSpec Engine::response_for(Action action) const {
 }
 
 Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Client& client,
-                       SteadyClock::time_point now, RateLimiter& rates) const {
+                       SteadyClock::time_point now, DecisionState& state) const {
   if (!query) {
     if (error == dns::ParseError::unsupported_opcode) return {Action::accept, Reason::not_inspected, 0};
     return {settings_.malformed == policy::MalformedAction::drop ? Action::drop : Action::accept,
@@ -203,13 +210,29 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
   if (allowed_.size() != 0 && allowed_.match(query->qname, suffixes))
     return {Action::accept, Reason::allowed_domain, 0};
   if (settings_.rate_limit &&
-      !rates.allow(client, settings_.rate_limit->per_client_qps, settings_.rate_limit->burst, now))
+      !state.rates.allow(client, settings_.rate_limit->per_client_qps, settings_.rate_limit->burst, now))
     return {Action::answer_refused, Reason::rate_limited, 0};
   if (canary_ && query->qname.view() == kCanaryName) return {Action::answer_nxdomain, Reason::canary, 0};
   if (denied_qtypes_[query->qtype]) return {Action::answer_refused, Reason::denied_qtype, 0};
   if (auto source = blocked_.match(query->qname, suffixes)) {
     if (*source == kBlockDomainsSource) return {block_action(), Reason::blocked_domain, 0};
     return {block_action(), Reason::blocked_list, static_cast<uint16_t>(*source - 1)};
+  }
+  const auto& tunneling = settings_.tunneling;
+  if (tunneling.enabled && !(tunneling_allowed_.size() != 0 && tunneling_allowed_.match(query->qname, suffixes))) {
+    const TunnelObservation seen = state.tunnels.observe(*query, suffixes, client, tunneling, now);
+    if (seen.held) {
+      Verdict v;
+      v.action = tunneling.action == policy::TunnelingAction::drop       ? Action::drop
+                 : tunneling.action == policy::TunnelingAction::nxdomain ? Action::answer_nxdomain
+                                                                         : Action::accept;
+      v.reason = Reason::tunneling;
+      v.tunnel_detected_now = seen.detected_now;
+      v.registered_label = seen.registered_label;
+      v.tunnel_signals = seen.signals;
+      v.tunnel_score = seen.score;
+      return v;
+    }
   }
   return {Action::accept, Reason::no_match, 0};
 }

@@ -17,6 +17,7 @@
 #include "common/error.hpp"
 #include "dns/message.hpp"
 #include "inspect/domain_set.hpp"
+#include "inspect/tunnel.hpp"
 #include "policy/policy.hpp"
 
 namespace dnsguard::inspect {
@@ -45,14 +46,22 @@ enum class Reason : uint8_t {
   rate_limited,    // inspect.rate_limit
   malformed,       // not a parseable query; inspect.malformed decides
   not_inspected,   // a valid message that is not a standard query (e.g. NOTIFY)
+  tunneling,       // inspect.tunneling: the registered domain is held as a tunnel
 };
-inline constexpr size_t kReasonCount = 9;
+inline constexpr size_t kReasonCount = 10;
 std::string_view to_string(Reason r);
 
 struct Verdict {
   Action action = Action::accept;
   Reason reason = Reason::no_match;
   uint16_t list = 0;  // with Reason::blocked_list: index into block_lists
+  // With Reason::tunneling: whether this query made the detection, what showed it, the
+  // estimated outbound information over the budget, and where in the query's name the
+  // registered domain starts.
+  bool tunnel_detected_now = false;
+  uint8_t registered_label = 0;
+  uint16_t tunnel_signals = 0;
+  float tunnel_score = 0;
 };
 
 // Who asked: the source address, and the local user when the kernel says (queries from
@@ -84,6 +93,13 @@ class RateLimiter {
   std::array<Shard, kShards> shards_;
 };
 
+// The state decisions read and update, owned by the caller and shared by its threads;
+// it outlives engines, so an apply keeps rate buckets and tunneling accounts.
+struct DecisionState {
+  RateLimiter rates;
+  TunnelDetector tunnels;
+};
+
 // Reads a block list: one domain per line, or hosts format ("0.0.0.0 name [name...]");
 // '#' comments and blank lines are skipped, and so are the hosts-file boilerplate names
 // (localhost, broadcasthost, ...). Any other line that is not a domain name is an error
@@ -98,7 +114,7 @@ class Engine {
 
   // `query` is null when parsing failed with `error`.
   Verdict decide(const dns::Query* query, dns::ParseError error, const Client& client,
-                 SteadyClock::time_point now, RateLimiter& rates) const;
+                 SteadyClock::time_point now, DecisionState& state) const;
 
   const policy::Inspect& settings() const { return settings_; }
   // Where dnstap messages go ([telemetry] dnstap); empty when off.
@@ -117,6 +133,7 @@ class Engine {
   std::string dnstap_target_;
   bool canary_ = false;
   DomainMatcher allowed_;
+  DomainMatcher tunneling_allowed_;
   DomainMatcher blocked_;  // source 0: block_domains; i + 1: block_lists[i]
   std::array<bool, 65536> denied_qtypes_{};
 };

@@ -19,6 +19,7 @@ struct RuntimeCounter {
   // The same count for Prometheus: a metric family and its labels.
   std::string metric;
   std::vector<std::pair<std::string, std::string>> labels;
+  std::string type = "counter";  // counter | gauge (a level, not a running total)
 };
 
 class Runtime {

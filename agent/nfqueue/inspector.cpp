@@ -39,6 +39,7 @@ std::string_view event_kind(inspect::Reason r) {
   switch (r) {
     case inspect::Reason::malformed: return "malformed";
     case inspect::Reason::rate_limited: return "rate_limited";
+    case inspect::Reason::tunneling: return "tunnel";
     default: return "block";
   }
 }
@@ -276,7 +277,7 @@ class Inspector::QueueThread {
       if (!message.empty()) error = dns::parse_query(message, query);
     }
     const inspect::Verdict v =
-        engine.decide(error == dns::ParseError::none ? &query : nullptr, error, client, now_, owner_.rates_);
+        engine.decide(error == dns::ParseError::none ? &query : nullptr, error, client, now_, owner_.decisions_);
     owner_.actions_[static_cast<size_t>(v.action)].fetch_add(1, std::memory_order_relaxed);
     owner_.reasons_[static_cast<size_t>(v.reason)].fetch_add(1, std::memory_order_relaxed);
     if (v.reason == inspect::Reason::blocked_list)
@@ -286,8 +287,8 @@ class Inspector::QueueThread {
     if (installed_->dnstap && view && !message.empty())
       installed_->dnstap->client_query(queue_, {view->source, view->source_port},
                                        {view->destination, view->destination_port}, tcp, message, wall_now_);
-    if (owner_.options_.events && v.reason != inspect::Reason::no_match &&
-        v.reason != inspect::Reason::allowed_domain && v.reason != inspect::Reason::not_inspected)
+    if (v.tunnel_detected_now) owner_.tunnel_detections_.fetch_add(1, std::memory_order_relaxed);
+    if (owner_.options_.events && is_reported(v))
       report(v, view ? &*view : nullptr, error == dns::ParseError::none ? &query : nullptr, error, client, engine, tcp);
 
     if (v.action == inspect::Action::accept) {
@@ -300,6 +301,18 @@ class Inspector::QueueThread {
       inject_answer(*view, message, query, engine.response_for(v.action));
     }
     verdict(id, NF_DROP);
+  }
+
+  // Plain accepts are not events; tunneling is reported when detected and then for the
+  // queries it blocks (with action "log" only the detection is).
+  static bool is_reported(const inspect::Verdict& v) {
+    switch (v.reason) {
+      case inspect::Reason::no_match:
+      case inspect::Reason::allowed_domain:
+      case inspect::Reason::not_inspected: return false;
+      case inspect::Reason::tunneling: return v.tunnel_detected_now || v.action != inspect::Action::accept;
+      default: return true;
+    }
   }
 
   // One event for a decision that is not a plain accept; sampled, so a flood of blocks
@@ -316,6 +329,17 @@ class Inspector::QueueThread {
       case inspect::Reason::denied_qtype: e.rule = "inspect.deny_qtypes"; break;
       case inspect::Reason::canary: e.rule = "egress.encrypted_dns.canary"; break;
       case inspect::Reason::rate_limited: e.rule = "inspect.rate_limit"; break;
+      case inspect::Reason::tunneling: {
+        e.rule = "inspect.tunneling";
+        if (query) e.registered_domain = presentation(query->qname.suffix(v.registered_label));
+        for (std::string_view rest = inspect::signal_names(v.tunnel_signals); !rest.empty();) {
+          const size_t comma = rest.find(',');
+          e.signals.emplace_back(rest.substr(0, comma));
+          rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+        e.score = v.tunnel_score;
+        break;
+      }
       case inspect::Reason::malformed: e.rule = "inspect.malformed: " + std::string(dns::to_string(error)); break;
       default: e.rule = std::string(inspect::to_string(v.reason)); break;
     }
@@ -337,6 +361,12 @@ class Inspector::QueueThread {
     e.message = e.kind + " " + (e.qname.empty() ? "(unparsed)" : e.qname) + " from " +
                 (e.client.empty() ? "?" : e.client) + (e.user.empty() ? "" : " (" + e.user + ")") + ": " +
                 e.rule + " -> " + e.action;
+    if (v.reason == inspect::Reason::tunneling) {
+      char score[32];
+      std::snprintf(score, sizeof score, "%.2f", e.score);
+      e.message += (v.tunnel_detected_now ? "; detected " : "; held ") + e.registered_domain + " (" +
+                   inspect::signal_names(v.tunnel_signals) + ", score " + score + ")";
+    }
     owner_.options_.events->publish(std::move(e));
   }
 
@@ -524,6 +554,8 @@ InspectorStats Inspector::stats() const {
   for (size_t i = 0; i < s.actions.size(); ++i) s.actions[i] = actions_[i].load();
   for (size_t i = 0; i < s.reasons.size(); ++i) s.reasons[i] = reasons_[i].load();
   s.answers_injected = injected_.load();
+  s.tunnel_detections = tunnel_detections_.load();
+  s.tunnel_accounts = decisions_.tunnels.accounts();
   s.tcp_resets = resets_.load();
   s.inject_errors = inject_errors_.load();
   s.enobufs = enobufs_.load();
@@ -576,6 +608,10 @@ std::vector<inspect::RuntimeCounter> Inspector::counters() const {
   for (const auto& [list, hits] : s.lists)
     add("inspect_list " + list, "queries blocked by this list", hits, "dnsguard_inspector_list_blocked_total",
         {{"list", list}});
+  add("inspect_tunnel_detections", "registered domains detected as DNS tunnels", s.tunnel_detections,
+      "dnsguard_tunneling_detections_total");
+  out.push_back({"inspect_tunnel_accounts", "(client, registered domain) pairs the tunneling detector tracks",
+                 s.tunnel_accounts, "dnsguard_tunneling_tracked_domains", {}, "gauge"});
   add("inspect_answers_injected", "blocked UDP queries answered on the spot", s.answers_injected,
       "dnsguard_inspector_answers_injected_total");
   add("inspect_tcp_resets", "blocked TCP queries whose connection was reset", s.tcp_resets,

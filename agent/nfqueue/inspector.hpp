@@ -37,6 +37,8 @@ struct InspectorStats {
   std::array<uint64_t, inspect::kReasonCount> reasons{};
   std::map<std::string, uint64_t> lists;  // block list path -> names blocked
   uint64_t answers_injected = 0;
+  uint64_t tunnel_detections = 0;
+  size_t tunnel_accounts = 0;  // (client, registered domain) accounts the detector holds
   uint64_t tcp_resets = 0;
   uint64_t inject_errors = 0;
   uint64_t enobufs = 0;
@@ -100,10 +102,11 @@ class Inspector final : public inspect::Runtime {
   std::array<std::atomic<uint64_t>, inspect::kActionCount> actions_{};
   std::array<std::atomic<uint64_t>, inspect::kReasonCount> reasons_{};
   std::atomic<uint64_t> injected_{0};
+  std::atomic<uint64_t> tunnel_detections_{0};
   std::atomic<uint64_t> resets_{0};
   std::atomic<uint64_t> inject_errors_{0};
   std::atomic<uint64_t> enobufs_{0};
-  inspect::RateLimiter rates_;
+  inspect::DecisionState decisions_;
 };
 
 }  // namespace dnsguard::nfqueue

@@ -614,8 +614,18 @@ class Loader {
     }
 
     if (const auto* tun = table(t, p, "tunneling")) {
-      check_keys(*tun, p + ".tunneling", {"enabled", "action"});
-      in.tunneling.enabled = boolean(*tun, p + ".tunneling", "enabled", false);
+      const std::string tp = p + ".tunneling";
+      check_keys(*tun, tp,
+                 {"enabled", "action", "budget_bytes_per_hour", "names_per_hour", "hold_seconds",
+                  "allow_domains"});
+      in.tunneling.enabled = boolean(*tun, tp, "enabled", false);
+      if (auto v = integer(*tun, tp, "budget_bytes_per_hour", 64, 100'000'000))
+        in.tunneling.budget_bytes_per_hour = static_cast<uint32_t>(*v);
+      if (auto v = integer(*tun, tp, "names_per_hour", 10, 100'000'000))
+        in.tunneling.names_per_hour = static_cast<uint32_t>(*v);
+      if (auto v = integer(*tun, tp, "hold_seconds", 1, 7 * 24 * 3600))
+        in.tunneling.hold_seconds = static_cast<uint32_t>(*v);
+      in.tunneling.allow_domains = domains(*tun, tp, "allow_domains");
       in.tunneling.action = choice<TunnelingAction>(
           *tun, p + ".tunneling", "action", TunnelingAction::drop,
           {{"drop", TunnelingAction::drop},

@@ -69,9 +69,20 @@ enum class BlockResponse : uint8_t { nxdomain, refused, nodata, drop, sinkhole }
 enum class MalformedAction : uint8_t { drop, accept };
 enum class TunnelingAction : uint8_t { drop, nxdomain, log };
 
+// DNS tunneling detection (inspect/tunnel.hpp explains the accounting).
 struct Tunneling {
   bool enabled = false;
   TunnelingAction action = TunnelingAction::drop;
+  // Estimated bytes a client may carry out in new names under one registered domain,
+  // per hour, before the domain counts as a tunnel.
+  uint32_t budget_bytes_per_hour = 2048;
+  // New unique names a client may ask under one registered domain per hour.
+  uint32_t names_per_hour = 2000;
+  // How long a detected domain stays blocked for that client.
+  uint32_t hold_seconds = 3600;
+  // Exempt from detection only (still subject to block lists): heavy, legitimate users
+  // of encoded names such as anti-virus reputation lookups.
+  std::vector<std::string> allow_domains;
 };
 
 struct ClientRateLimit {

@@ -17,8 +17,8 @@ struct Event {
   uint64_t sequence = 0;  // assigned by the log, increasing
   std::chrono::system_clock::time_point time;
   // apply | rollback | confirm | confirm_timeout | disable | drift | start (the agent's
-  // own); block | malformed | rate_limited (the inspector); bypass (a kernel rule denied
-  // DNS to a host that is not a designated resolver); suppressed (a summary)
+  // own); block | malformed | rate_limited | tunnel (the inspector); bypass (a kernel
+  // rule denied DNS to a host that is not a designated resolver); suppressed (a summary)
   std::string kind;
   std::string message;
   uint64_t generation = 0;
@@ -37,6 +37,11 @@ struct Event {
   uint16_t qtype = 0;
   std::string rule;          // the rule, list or counter that matched
   std::string action;        // what was done: nxdomain, refused, drop, reject, ...
+  // Tunneling detections: the registered domain held, what showed it, and the estimated
+  // outbound information over the budget (1.0 = the budget).
+  std::string registered_domain;
+  std::vector<std::string> signals;
+  double score = 0;
   uint64_t count = 1;        // events this one stands for (summaries)
 };
 

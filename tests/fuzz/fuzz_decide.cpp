@@ -33,12 +33,12 @@ rate_limit = { per_client_qps = 1000, burst = 2000 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto engine = make_engine();
-  static inspect::RateLimiter rates;
+  static inspect::DecisionState state;
   dns::Query q;
   const auto err = dns::parse_query(std::span<const uint8_t>(data, size), q);
   const inspect::Client client{parse_prefix("192.0.2.10").prefix->address, 1000};
   const auto v = engine->decide(err == dns::ParseError::none ? &q : nullptr, err, client,
-                                inspect::SteadyClock::now(), rates);
+                                inspect::SteadyClock::now(), state);
   if (err == dns::ParseError::none && q.qname.view() == "ok.tracker.example" && v.action != inspect::Action::accept)
     abort();
   return 0;

@@ -33,7 +33,7 @@ class TempFiles {
 class EngineTest : public ::testing::Test {
  protected:
   TempFiles files_;
-  RateLimiter rates_;
+  DecisionState state_;
   SteadyClock::time_point now_{};
   Client client_{parse_prefix("192.0.2.10").prefix->address, 1000};
 
@@ -53,7 +53,7 @@ class EngineTest : public ::testing::Test {
     const auto m = testing::query(name, qtype);
     dns::Query q;
     const auto err = dns::parse_query(m, q);
-    return e.decide(err == dns::ParseError::none ? &q : nullptr, err, client_, now_, rates_);
+    return e.decide(err == dns::ParseError::none ? &q : nullptr, err, client_, now_, state_);
   }
 };
 
@@ -122,11 +122,11 @@ TEST_F(EngineTest, PerClientRateLimit) {
 
 TEST_F(EngineTest, MalformedAndNotInspected) {
   auto drop = engine("");
-  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::pointer_loop, client_, now_, rates_).action, Action::drop);
-  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::unsupported_opcode, client_, now_, rates_).reason,
+  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::pointer_loop, client_, now_, state_).action, Action::drop);
+  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::unsupported_opcode, client_, now_, state_).reason,
             Reason::not_inspected);
   auto accept = engine("malformed = \"accept\"\n");
-  EXPECT_EQ(accept->decide(nullptr, dns::ParseError::truncated_name, client_, now_, rates_).action, Action::accept);
+  EXPECT_EQ(accept->decide(nullptr, dns::ParseError::truncated_name, client_, now_, state_).action, Action::accept);
 }
 
 TEST_F(EngineTest, BlockListsInBothFormatsWithTheirIndex) {

@@ -215,6 +215,32 @@ deny_qtypes = ["any", "NULL", "TYPE65"]
                           HasSubstr("inspect.deny_qtypes[0]: \"BOGUS\" is not a DNS record type")));
 }
 
+TEST(PolicyLoader, TunnelingSettingsHaveDefaultsAndRanges) {
+  auto r = load(with_header("[inspect.tunneling]\nenabled = true\n"));
+  ASSERT_TRUE(r.ok()) << join_errors(r.errors());
+  EXPECT_TRUE(r->inspect.tunneling.enabled);
+  EXPECT_EQ(r->inspect.tunneling.action, TunnelingAction::drop);
+  EXPECT_EQ(r->inspect.tunneling.budget_bytes_per_hour, 2048u);
+  EXPECT_EQ(r->inspect.tunneling.hold_seconds, 3600u);
+
+  auto custom = load(with_header(
+      "[inspect.tunneling]\nenabled = true\naction = \"log\"\nbudget_bytes_per_hour = 8192\n"
+      "names_per_hour = 500\nhold_seconds = 60\nallow_domains = [\"AVQS.Example.\"]\n"));
+  ASSERT_TRUE(custom.ok()) << join_errors(custom.errors());
+  EXPECT_EQ(custom->inspect.tunneling.action, TunnelingAction::log);
+  EXPECT_EQ(custom->inspect.tunneling.budget_bytes_per_hour, 8192u);
+  EXPECT_EQ(custom->inspect.tunneling.names_per_hour, 500u);
+  EXPECT_EQ(custom->inspect.tunneling.hold_seconds, 60u);
+  EXPECT_THAT(custom->inspect.tunneling.allow_domains, ElementsAre("avqs.example"));
+
+  EXPECT_THAT(errors_of(with_header("[inspect.tunneling]\nbudget_bytes_per_hour = 10\nhold = 5\n"
+                                    "action = \"block\"\n")),
+              ElementsAre("policy.toml:5:25: inspect.tunneling.budget_bytes_per_hour: 10 is out of range (64 to "
+                          "100000000)",
+                          HasSubstr("policy.toml:6:1: inspect.tunneling.hold: unknown key"),
+                          HasSubstr("policy.toml:7:10: inspect.tunneling.action: \"block\" is not one of")));
+}
+
 TEST(PolicyLoader, UnreadableListFilesAreErrorsRelativeToThePolicyFile) {
   const auto dir = std::filesystem::temp_directory_path() / "dnsguard-loader-test";
   std::filesystem::create_directories(dir);

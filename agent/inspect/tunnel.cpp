@@ -1,0 +1,285 @@
+#include "inspect/tunnel.hpp"
+
+#include <libpsl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "inspect/engine.hpp"
+
+namespace dnsguard::inspect {
+namespace {
+
+constexpr double kDecayMs = 3600.0 * 1000.0;  // one hour: budgets are per hour
+
+bool is_hostname_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+// Types that carry more answer data than A/AAAA, which is why tunnels ask them.
+bool is_tunnel_favoured_type(uint16_t qtype) {
+  switch (qtype) {
+    case 5:   // CNAME
+    case 10:  // NULL
+    case 15:  // MX
+    case 16:  // TXT
+    case 33:  // SRV
+      return true;
+    default: return qtype >= 65280 && qtype <= 65534;
+  }
+}
+
+bool is_tunnel_only_type(uint16_t qtype) { return qtype == 10 || (qtype >= 65280 && qtype <= 65534); }
+
+std::string_view label_at(const dns::Name& name, size_t i) {
+  const size_t start = name.label_starts[i];
+  const size_t end = i + 1 < name.label_count ? name.label_starts[i + 1] - 1u : name.length;
+  return name.view().substr(start, end - start);
+}
+
+uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace
+
+std::string signal_names(uint16_t signals) {
+  static constexpr std::pair<uint16_t, std::string_view> kNames[] = {
+      {kSignalInformation, "information"}, {kSignalUniqueNames, "unique_names"},
+      {kSignalLongLabel, "long_label"},    {kSignalLongName, "long_name"},
+      {kSignalTunnelType, "tunnel_type"},  {kSignalBinaryLabel, "binary_label"}};
+  std::string out;
+  for (const auto& [bit, text] : kNames) {
+    if (!(signals & bit)) continue;
+    if (!out.empty()) out += ',';
+    out += text;
+  }
+  return out;
+}
+
+double label_information_bits(std::string_view label) {
+  const size_t n = label.size();
+  if (n == 0) return 0;
+  std::array<uint8_t, 256> counts{};  // labels are at most 63 bytes: no overflow
+  bool digits = true, hex = true, hostname = true;
+  for (const char ch : label) {
+    const auto c = static_cast<unsigned char>(ch);
+    ++counts[c];
+    const bool digit = c >= '0' && c <= '9';
+    digits &= digit;
+    hex &= digit || (c >= 'a' && c <= 'f');
+    hostname &= is_hostname_char(c);
+  }
+  // The smallest alphabet that spells the label bounds what each character can carry.
+  const double alphabet_bits = digits ? std::log2(10.0) : hex ? 4.0 : hostname ? std::log2(38.0) : 7.0;
+  double entropy = 0;
+  size_t distinct = 0;
+  for (const uint8_t c : counts) {
+    if (c == 0) continue;
+    const double p = static_cast<double>(c) / static_cast<double>(n);
+    entropy -= p * std::log2(p);
+    ++distinct;
+  }
+  // Miller-Madow: a short sample underestimates the entropy of its source.
+  entropy += static_cast<double>(distinct - 1) / (2.0 * static_cast<double>(n) * std::log(2.0));
+  // Every label carries at least one symbol's worth, so one-character labels are not free.
+  return std::max(alphabet_bits, static_cast<double>(n) * std::min(entropy, alphabet_bits));
+}
+
+struct RegisteredDomains::Psl {
+  psl_ctx_t* owned = nullptr;
+  const psl_ctx_t* ctx = nullptr;
+  ~Psl() {
+    if (owned) psl_free(owned);
+  }
+};
+
+RegisteredDomains::RegisteredDomains() : psl_(std::make_unique<Psl>()) {
+  // The newer of the system's list (the publicsuffix package) and the built-in one.
+  psl_->owned = psl_latest(nullptr);
+  psl_->ctx = psl_->owned ? psl_->owned : psl_builtin();
+}
+
+RegisteredDomains::~RegisteredDomains() = default;
+
+bool RegisteredDomains::is_public_suffix(std::string_view suffix, uint64_t hash) {
+  Shard& shard = shards_[hash % kShards];
+  {
+    std::lock_guard lock(shard.mutex);
+    if (auto it = shard.is_public.find(hash); it != shard.is_public.end()) return it->second;
+  }
+  bool is_public;
+  if (!psl_->ctx) {
+    is_public = suffix.find('.') == std::string_view::npos;  // no list at all: TLDs only
+  } else {
+    char text[dns::kMaxNameWire + 1];
+    std::memcpy(text, suffix.data(), suffix.size());
+    text[suffix.size()] = '\0';
+    is_public = psl_is_public_suffix2(psl_->ctx, text, PSL_TYPE_ANY) != 0;
+  }
+  std::lock_guard lock(shard.mutex);
+  if (shard.is_public.size() >= kMaxPerShard) shard.is_public.clear();  // bounded; refills fast
+  shard.is_public.emplace(hash, is_public);
+  return is_public;
+}
+
+size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes) {
+  const size_t labels = name.label_count;
+  if (labels == 0) return 0;
+  // The public suffix is the longest listed suffix. Listed suffixes can skip a level
+  // ("*.kawasaki.jp" without "kawasaki.jp"), so the walk ends at the second unlisted
+  // level in a row, which also keeps a tunnel's encoded labels out of the cache.
+  size_t public_labels = 1;
+  size_t unlisted_in_a_row = 0;
+  for (size_t k = 1; k <= std::min<size_t>(labels, 8); ++k) {
+    const size_t index = labels - k;
+    const std::string_view suffix = name.suffix(index);
+    const bool plain = std::all_of(suffix.begin(), suffix.end(),
+                                   [](char c) { return c == '.' || is_hostname_char(static_cast<unsigned char>(c)); });
+    if (plain && is_public_suffix(suffix, suffix_hashes[index])) {
+      public_labels = k;
+      unlisted_in_a_row = 0;
+    } else if (++unlisted_in_a_row == 2) {
+      break;
+    }
+  }
+  return labels > public_labels ? labels - public_labels - 1 : 0;
+}
+
+size_t RegisteredDomains::cached() const {
+  size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.is_public.size();
+  }
+  return n;
+}
+
+void TunnelDetector::Free::operator()(Account* p) const { std::free(p); }
+
+TunnelDetector::TunnelDetector(size_t max_accounts) : buckets_(std::max<size_t>(1, max_accounts / kWays)) {
+  // Account is an implicit-lifetime aggregate whose all-zero bytes are its initial state.
+  table_.reset(static_cast<Account*>(std::calloc(buckets_ * kWays, sizeof(Account))));
+  if (!table_) throw std::bad_alloc();
+}
+
+TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now_ms) {
+  Account* ways = table_.get() + bucket_of(key) * kWays;
+  Account* victim = nullptr;
+  for (size_t i = 0; i < kWays; ++i) {
+    Account& a = ways[i];
+    if (a.key == key) return a;
+    if (a.key == 0) {
+      if (!victim || victim->key != 0) victim = &a;
+      continue;
+    }
+    if (victim && victim->key == 0) continue;
+    // Evict the least recently seen, and a held account only when all are held.
+    const bool held = a.held_until_ms > now_ms;
+    const bool victim_held = victim && victim->held_until_ms > now_ms;
+    if (!victim || (victim_held && !held) || (held == victim_held && a.last_ms < victim->last_ms)) victim = &a;
+  }
+  *victim = Account{};
+  victim->key = key;
+  return *victim;
+}
+
+TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
+                                          const Client& client, const policy::Tunneling& settings,
+                                          SteadyClock::time_point now) {
+  TunnelObservation out;
+  const dns::Name& name = query.qname;
+  if (name.label_count == 0) return out;
+  const size_t registered = domains_.first_label(name, suffix_hashes);
+  out.registered_label = static_cast<uint8_t>(registered);
+  // Reverse lookups (x.x.x.ip6.arpa has 32 hex labels) are the resolver's business and
+  // their zones are delegated by address owners, not bought by a tunnel operator.
+  const std::string_view domain = name.suffix(registered);
+  if (domain == "arpa" || domain.ends_with(".arpa")) return out;
+
+  uint16_t signals = 0;
+  if (name.length > kMaxNormalName) signals |= kSignalLongName;
+  if (is_tunnel_only_type(query.qtype)) signals |= kSignalTunnelType;
+  for (size_t i = 0; i < registered; ++i) {
+    const std::string_view label = label_at(name, i);
+    if (label.size() > kMaxNormalLabel) signals |= kSignalLongLabel;
+    if (!std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_char(static_cast<unsigned char>(c)); }))
+      signals |= kSignalBinaryLabel;
+  }
+
+  uint64_t key = 1469598103934665603ULL;
+  for (size_t i = 0; i < client.address.size(); ++i) key = (key ^ client.address.bytes[i]) * 1099511628211ULL;
+  key = mix(key ^ suffix_hashes[registered]) | 1;  // never 0, which marks a free slot
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+
+  std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);
+  Account& a = find_or_claim(key, now_ms);
+  if (a.last_ms != 0 && now_ms > a.last_ms) {
+    const auto decay = static_cast<float>(std::exp(-static_cast<double>(now_ms - a.last_ms) / kDecayMs));
+    a.information *= decay;
+    a.names *= decay;
+    a.queries *= decay;
+    a.odd_queries *= decay;
+  }
+  a.last_ms = now_ms;
+  const float budget = static_cast<float>(settings.budget_bytes_per_hour);
+  if (a.held_until_ms > now_ms) {
+    out.held = true;
+    out.signals = a.signals;
+    out.information_bytes = a.information;
+    out.score = a.information / budget;
+    return out;
+  }
+  if (a.held_until_ms != 0) {  // a hold ran out: the domain starts afresh
+    const uint64_t kept_key = a.key;
+    a = Account{};
+    a.key = kept_key;
+    a.last_ms = now_ms;
+  }
+
+  a.queries += 1;
+  if (is_tunnel_favoured_type(query.qtype)) a.odd_queries += 1;
+  const auto fingerprint = static_cast<uint32_t>(suffix_hashes[0] >> 32) | 1u;
+  const bool seen = std::find(a.recent.begin(), a.recent.end(), fingerprint) != a.recent.end();
+  if (!seen && registered > 0) {
+    double bits = 0;
+    for (size_t i = 0; i < registered; ++i) bits += label_information_bits(label_at(name, i));
+    const double odd_share = a.odd_queries / a.queries;
+    a.information += static_cast<float>(bits / 8.0 * (1.0 + odd_share));
+    a.names += 1;
+    a.recent[a.recent_next] = fingerprint;
+    a.recent_next = static_cast<uint8_t>((a.recent_next + 1) % a.recent.size());
+  }
+  if (a.information >= budget) signals |= kSignalInformation;
+  if (a.names >= static_cast<float>(settings.names_per_hour)) signals |= kSignalUniqueNames;
+  out.information_bytes = a.information;
+  out.score = a.information / budget;
+  if (signals != 0) {
+    a.signals = signals;
+    a.held_until_ms = now_ms + int64_t{settings.hold_seconds} * 1000;
+    out.held = true;
+    out.detected_now = true;
+    out.signals = signals;
+  }
+  return out;
+}
+
+size_t TunnelDetector::accounts() const {
+  size_t n = 0;
+  for (size_t b = 0; b < buckets_; ++b) {
+    std::lock_guard lock(stripes_[b % kStripes]);
+    for (size_t i = 0; i < kWays; ++i) n += table_.get()[b * kWays + i].key != 0;
+  }
+  return n;
+}
+
+size_t TunnelDetector::memory_bytes() const {
+  return accounts() * sizeof(Account) + domains_.cached() * 48;
+}
+
+}  // namespace dnsguard::inspect

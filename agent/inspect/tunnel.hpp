@@ -1,0 +1,139 @@
+#pragma once
+// DNS tunneling detection. A tunnel carries data out in the names it asks: every query
+// under the tunnel's domain is a new, unique name full of encoded bytes. So for each
+// (client address, registered domain) the detector keeps a small, time-decayed account:
+//
+//  - information: an estimate, in bytes, of what the new subdomain labels carry. Each
+//    label costs its length times the bits per character it really uses: the empirical
+//    entropy of its characters (with the Miller-Madow small-sample correction), capped
+//    by the smallest alphabet that spells it (digits, hex, hostname letters, binary).
+//    Random hex, base32, base64 and base128 all come out near their true density, while
+//    "www" costs nothing and words little. Names seen recently in the account are free.
+//    Questions of the types tunnels favour (TXT, NULL, CNAME, MX, SRV, private) weigh
+//    more, by the share of such questions in the account.
+//  - unique names: how many new names the client asked under the domain.
+// Both decay exponentially with a one-hour time constant, so a budget in bytes per hour
+// is what a client may send under one domain before the domain counts as a tunnel.
+//
+// Per-query signals stop the fast tools at their first queries: labels or names far
+// longer than real ones, NULL and private-use types, and bytes that no hostname has.
+//
+// A detected domain is held, for that client, for the policy's hold time. Memory is
+// fixed: accounts live in a set-associative table (8 ways per bucket, least recently
+// seen evicted, held accounts last), so a flood of random domains only recycles slots.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "dns/message.hpp"
+#include "policy/policy.hpp"
+
+namespace dnsguard::inspect {
+
+struct Client;
+using SteadyClock = std::chrono::steady_clock;
+
+// What made a domain count as a tunnel (a bit mask).
+enum TunnelSignal : uint16_t {
+  kSignalInformation = 1 << 0,  // estimated outbound bytes over the budget
+  kSignalUniqueNames = 1 << 1,  // too many new names under the domain
+  kSignalLongLabel = 1 << 2,    // a label longer than any real hostname's
+  kSignalLongName = 1 << 3,     // a name longer than real ones
+  kSignalTunnelType = 1 << 4,   // NULL or a private-use type
+  kSignalBinaryLabel = 1 << 5,  // bytes outside the hostname alphabet (e.g. base128)
+};
+// "information,long_label"
+std::string signal_names(uint16_t signals);
+
+// Longest label and name that real names use; longer ones are a per-query signal.
+inline constexpr size_t kMaxNormalLabel = 52;
+inline constexpr size_t kMaxNormalName = 160;
+
+// Estimated information in one label, in bits.
+double label_information_bits(std::string_view label);
+
+// The registered domain (public suffix plus one label, private suffixes included) of
+// names, from libpsl, with the answers for suffixes cached.
+class RegisteredDomains {
+ public:
+  RegisteredDomains();
+  ~RegisteredDomains();
+  RegisteredDomains(const RegisteredDomains&) = delete;
+  RegisteredDomains& operator=(const RegisteredDomains&) = delete;
+
+  // Index of the label where the registered domain starts (1 for "www.example.com";
+  // 0 when the whole name is registered domain or public suffix).
+  size_t first_label(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes);
+  size_t cached() const;
+
+ private:
+  bool is_public_suffix(std::string_view suffix, uint64_t hash);
+
+  struct Psl;
+  std::unique_ptr<Psl> psl_;
+  static constexpr size_t kShards = 16;
+  static constexpr size_t kMaxPerShard = 4096;
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<uint64_t, bool> is_public;
+  };
+  std::array<Shard, kShards> shards_;
+};
+
+struct TunnelObservation {
+  bool held = false;          // apply the tunneling action to this query
+  bool detected_now = false;  // this query made the detection: report it
+  uint16_t signals = 0;
+  float score = 0;            // estimated outbound bytes / budget
+  float information_bytes = 0;
+  uint8_t registered_label = 0;  // where the registered domain starts in the query's name
+};
+
+// The detector's mutable state, shared by the queue threads; the settings come from
+// the policy on each call, so an apply changes them without losing the accounts.
+class TunnelDetector {
+ public:
+  static constexpr size_t kWays = 8;
+  explicit TunnelDetector(size_t max_accounts = 32768);
+
+  TunnelObservation observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
+                            const Client& client, const policy::Tunneling& settings,
+                            SteadyClock::time_point now);
+  size_t accounts() const;      // in use
+  size_t memory_bytes() const;  // allocated for accounts and the suffix cache
+
+ private:
+  struct Account {
+    uint64_t key = 0;  // 0: free slot
+    int64_t last_ms = 0;
+    int64_t held_until_ms = 0;
+    float information = 0;  // decayed estimate of outbound bytes
+    float names = 0;        // decayed count of new names
+    float queries = 0;      // decayed count of questions
+    float odd_queries = 0;  // of which of the types tunnels favour
+    uint16_t signals = 0;
+    uint8_t recent_next = 0;
+    std::array<uint32_t, 16> recent{};  // fingerprints of names seen lately
+  };
+  static constexpr size_t kStripes = 64;
+
+  Account& find_or_claim(uint64_t key, int64_t now_ms);
+  size_t bucket_of(uint64_t key) const { return (key >> 1) % buckets_; }  // bit 0 is always set
+
+  struct Free {
+    void operator()(Account* p) const;
+  };
+  size_t buckets_;
+  mutable std::array<std::mutex, kStripes> stripes_;
+  // buckets_ * kWays slots from calloc: zero pages cost no memory until a slot is used.
+  std::unique_ptr<Account, Free> table_;
+  RegisteredDomains domains_;
+};
+
+}  // namespace dnsguard::inspect
