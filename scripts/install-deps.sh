@@ -14,7 +14,7 @@ packages=(
   # tests, benchmarks, fuzzing (clang's libFuzzer) and sanitizers
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # kernel tooling used by tests and the demo
-  nftables iproute2 iptables procps systemd
+  nftables iproute2 iptables iputils-ping procps systemd
   # real DNS peers and clients for integration tests
   unbound dnsmasq-base bind9 bind9-dnsutils socat curl dnsperf iodine
 )

@@ -99,7 +99,8 @@ struct RegisteredDomains::Psl {
   }
 };
 
-RegisteredDomains::RegisteredDomains() : psl_(std::make_unique<Psl>()) {
+RegisteredDomains::RegisteredDomains()
+    : psl_(std::make_unique<Psl>()), cache_(std::make_unique<std::atomic<uint64_t>[]>(kCacheSlots)) {
   // The newer of the system's list (the publicsuffix package) and the built-in one.
   psl_->owned = psl_latest(nullptr);
   psl_->ctx = psl_->owned ? psl_->owned : psl_builtin();
@@ -108,11 +109,9 @@ RegisteredDomains::RegisteredDomains() : psl_(std::make_unique<Psl>()) {
 RegisteredDomains::~RegisteredDomains() = default;
 
 bool RegisteredDomains::is_public_suffix(std::string_view suffix, uint64_t hash) {
-  Shard& shard = shards_[hash % kShards];
-  {
-    std::lock_guard lock(shard.mutex);
-    if (auto it = shard.is_public.find(hash); it != shard.is_public.end()) return it->second;
-  }
+  std::atomic<uint64_t>& slot = cache_[(hash >> 1) % kCacheSlots];
+  const uint64_t cached = slot.load(std::memory_order_relaxed);
+  if (cached != 0 && (cached | 1) == (hash | 1)) return cached & 1;
   bool is_public;
   if (!psl_->ctx) {
     is_public = suffix.find('.') == std::string_view::npos;  // no list at all: TLDs only
@@ -122,9 +121,7 @@ bool RegisteredDomains::is_public_suffix(std::string_view suffix, uint64_t hash)
     text[suffix.size()] = '\0';
     is_public = psl_is_public_suffix2(psl_->ctx, text, PSL_TYPE_ANY) != 0;
   }
-  std::lock_guard lock(shard.mutex);
-  if (shard.is_public.size() >= kMaxPerShard) shard.is_public.clear();  // bounded; refills fast
-  shard.is_public.emplace(hash, is_public);
+  slot.store((hash & ~uint64_t{1}) | (is_public ? 1 : 0), std::memory_order_relaxed);
   return is_public;
 }
 
@@ -153,40 +150,42 @@ size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<ui
 
 size_t RegisteredDomains::cached() const {
   size_t n = 0;
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s.mutex);
-    n += s.is_public.size();
-  }
+  for (size_t i = 0; i < kCacheSlots; ++i) n += cache_[i].load(std::memory_order_relaxed) != 0;
   return n;
 }
 
-void TunnelDetector::Free::operator()(Account* p) const { std::free(p); }
+void TunnelDetector::Free::operator()(void* p) const { std::free(p); }
 
 TunnelDetector::TunnelDetector(size_t max_accounts) : buckets_(std::max<size_t>(1, max_accounts / kWays)) {
   // Account is an implicit-lifetime aggregate whose all-zero bytes are its initial state.
-  table_.reset(static_cast<Account*>(std::calloc(buckets_ * kWays, sizeof(Account))));
-  if (!table_) throw std::bad_alloc();
+  keys_.reset(static_cast<uint64_t*>(std::aligned_alloc(64, buckets_ * kWays * sizeof(uint64_t))));
+  if (keys_) std::memset(keys_.get(), 0, buckets_ * kWays * sizeof(uint64_t));
+  accounts_.reset(static_cast<Account*>(std::calloc(buckets_ * kWays, sizeof(Account))));
+  if (!keys_ || !accounts_) throw std::bad_alloc();
 }
 
 TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now_ms) {
-  Account* ways = table_.get() + bucket_of(key) * kWays;
-  Account* victim = nullptr;
-  for (size_t i = 0; i < kWays; ++i) {
-    Account& a = ways[i];
-    if (a.key == key) return a;
-    if (a.key == 0) {
-      if (!victim || victim->key != 0) victim = &a;
-      continue;
-    }
-    if (victim && victim->key == 0) continue;
+  const size_t first = bucket_of(key) * kWays;
+  uint64_t* keys = keys_.get() + first;
+  Account* accounts = accounts_.get() + first;
+  for (size_t i = 0; i < kWays; ++i)
+    if (keys[i] == key) return accounts[i];
+  size_t victim = kWays;
+  for (size_t i = 0; i < kWays && victim == kWays; ++i)
+    if (keys[i] == 0) victim = i;
+  if (victim == kWays) {
     // Evict the least recently seen, and a held account only when all are held.
-    const bool held = a.held_until_ms > now_ms;
-    const bool victim_held = victim && victim->held_until_ms > now_ms;
-    if (!victim || (victim_held && !held) || (held == victim_held && a.last_ms < victim->last_ms)) victim = &a;
+    victim = 0;
+    for (size_t i = 1; i < kWays; ++i) {
+      const bool held = accounts[i].held_until_ms > now_ms;
+      const bool victim_held = accounts[victim].held_until_ms > now_ms;
+      if ((victim_held && !held) || (held == victim_held && accounts[i].last_ms < accounts[victim].last_ms))
+        victim = i;
+    }
   }
-  *victim = Account{};
-  victim->key = key;
-  return *victim;
+  keys[victim] = key;
+  accounts[victim] = Account{};
+  return accounts[victim];
 }
 
 TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
@@ -204,7 +203,9 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
 
   uint16_t signals = 0;
   if (name.length > kMaxNormalName) signals |= kSignalLongName;
-  if (is_tunnel_only_type(query.qtype)) signals |= kSignalTunnelType;
+  // NULL questions for a bare name are RFC 8145 trust-anchor signals ("_ta-4f66"); a
+  // tunnel's always carry data labels below its domain.
+  if (is_tunnel_only_type(query.qtype) && registered > 0) signals |= kSignalTunnelType;
   for (size_t i = 0; i < registered; ++i) {
     const std::string_view label = label_at(name, i);
     if (label.size() > kMaxNormalLabel) signals |= kSignalLongLabel;
@@ -236,9 +237,7 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
     return out;
   }
   if (a.held_until_ms != 0) {  // a hold ran out: the domain starts afresh
-    const uint64_t kept_key = a.key;
     a = Account{};
-    a.key = kept_key;
     a.last_ms = now_ms;
   }
 
@@ -273,13 +272,13 @@ size_t TunnelDetector::accounts() const {
   size_t n = 0;
   for (size_t b = 0; b < buckets_; ++b) {
     std::lock_guard lock(stripes_[b % kStripes]);
-    for (size_t i = 0; i < kWays; ++i) n += table_.get()[b * kWays + i].key != 0;
+    for (size_t i = 0; i < kWays; ++i) n += keys_.get()[b * kWays + i] != 0;
   }
   return n;
 }
 
 size_t TunnelDetector::memory_bytes() const {
-  return accounts() * sizeof(Account) + domains_.cached() * 48;
+  return accounts() * (sizeof(Account) + sizeof(uint64_t)) + domains_.memory_bytes();
 }
 
 }  // namespace dnsguard::inspect

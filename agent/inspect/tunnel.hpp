@@ -23,13 +23,13 @@
 // seen evicted, held accounts last), so a flood of random domains only recycles slots.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "dns/message.hpp"
 #include "policy/policy.hpp"
@@ -71,19 +71,17 @@ class RegisteredDomains {
   // 0 when the whole name is registered domain or public suffix).
   size_t first_label(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes);
   size_t cached() const;
+  size_t memory_bytes() const { return kCacheSlots * sizeof(uint64_t); }
 
  private:
   bool is_public_suffix(std::string_view suffix, uint64_t hash);
 
   struct Psl;
   std::unique_ptr<Psl> psl_;
-  static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxPerShard = 4096;
-  struct Shard {
-    mutable std::mutex mutex;
-    std::unordered_map<uint64_t, bool> is_public;
-  };
-  std::array<Shard, kShards> shards_;
+  // Direct-mapped and lock-free: a slot holds a suffix's hash with its lowest bit
+  // replaced by the answer; 0 is empty. A collision just asks libpsl again.
+  static constexpr size_t kCacheSlots = 1 << 15;
+  std::unique_ptr<std::atomic<uint64_t>[]> cache_;
 };
 
 struct TunnelObservation {
@@ -106,11 +104,10 @@ class TunnelDetector {
                             const Client& client, const policy::Tunneling& settings,
                             SteadyClock::time_point now);
   size_t accounts() const;      // in use
-  size_t memory_bytes() const;  // allocated for accounts and the suffix cache
+  size_t memory_bytes() const;  // accounts in use and the suffix cache
 
  private:
   struct Account {
-    uint64_t key = 0;  // 0: free slot
     int64_t last_ms = 0;
     int64_t held_until_ms = 0;
     float information = 0;  // decayed estimate of outbound bytes
@@ -127,12 +124,14 @@ class TunnelDetector {
   size_t bucket_of(uint64_t key) const { return (key >> 1) % buckets_; }  // bit 0 is always set
 
   struct Free {
-    void operator()(Account* p) const;
+    void operator()(void* p) const;
   };
   size_t buckets_;
   mutable std::array<std::mutex, kStripes> stripes_;
-  // buckets_ * kWays slots from calloc: zero pages cost no memory until a slot is used.
-  std::unique_ptr<Account, Free> table_;
+  // buckets_ * kWays slots from calloc, so untouched pages cost no memory. A bucket's
+  // keys share one cache line (0: a free way); the accounts are beside them.
+  std::unique_ptr<uint64_t, Free> keys_;
+  std::unique_ptr<Account, Free> accounts_;
   RegisteredDomains domains_;
 };
 

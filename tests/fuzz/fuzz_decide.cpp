@@ -1,5 +1,5 @@
-// decide() with a loaded policy on any message: never crashes, and an allowed name is
-// never blocked.
+// decide() with a loaded policy (tunneling detection on) on any message: never crashes,
+// an allowed name is never blocked, and a tunneling verdict points inside the name.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -26,6 +26,10 @@ block_domains = ["bad.example", "*.tracker.example", "*.a.b.c.d"]
 allow_domains = ["ok.tracker.example"]
 deny_qtypes = ["ANY", "NULL", "PRIVATE"]
 rate_limit = { per_client_qps = 1000, burst = 2000 }
+[inspect.tunneling]
+enabled = true
+budget_bytes_per_hour = 256
+hold_seconds = 1
 )", "fuzz.toml");
   return inspect::Engine::build(p.value()).value();
 }
@@ -40,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto v = engine->decide(err == dns::ParseError::none ? &q : nullptr, err, client,
                                 inspect::SteadyClock::now(), state);
   if (err == dns::ParseError::none && q.qname.view() == "ok.tracker.example" && v.action != inspect::Action::accept)
+    abort();
+  if (v.reason == inspect::Reason::tunneling && v.registered_label >= q.qname.label_count && q.qname.label_count > 0)
     abort();
   return 0;
 }

@@ -183,8 +183,10 @@ ctl() { in_ns "$agent_ns" "$CTL" "$@"; }
 # ---- real DNS peers ----
 
 # start_unbound NS NAME ADDRESS...: unbound answering example.test from local data:
-# www.example.test, and the records in $unbound_data (one local-data value a line).
+# www.example.test, and the records in $unbound_data (one local-data value a line);
+# $unbound_config is appended to its configuration (e.g. server options, stub zones).
 unbound_data=""
+unbound_config=""
 start_unbound() {
   local ns=$1 name=$2
   shift 2
@@ -210,6 +212,7 @@ start_unbound() {
   local-data: "www.example.test. 300 IN AAAA fd00:53::80"
 EOF
     while IFS= read -r line; do [[ -n $line ]] && echo "  local-data: \"$line\""; done <<<"$unbound_data"
+    printf '%s\n' "$unbound_config"
     printf 'remote-control:\n  control-enable: no\n'
   } >"$conf"
   start_bg "$ns" "$TEST_TMP/unbound-$name.log" unbound -d -c "$conf"
