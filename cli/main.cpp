@@ -375,6 +375,13 @@ void print_status(const v1::GetStatusResponse& s) {
   }
   row("generation", std::to_string(s.generation()));
   if (s.has_applied_at()) row("applied at", local_time(s.applied_at()));
+  if (s.has_last_apply_duration()) {
+    const double ms = static_cast<double>(s.last_apply_duration().seconds()) * 1e3 +
+                      static_cast<double>(s.last_apply_duration().nanos()) / 1e6;
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(1) << ms << " ms";
+    row("last apply took", text.str());
+  }
   row("pending confirmation", s.confirm_pending() ? "until " + local_time(s.confirm_deadline()) : "none");
   row("rollback available", s.has_previous() ? "yes" : "no");
   row("queue backend", s.queue_backend());

@@ -223,6 +223,11 @@ grpc::Status Service::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest
     resp->set_drift_detail(r->drift_detail);
     resp->set_has_previous(r->has_previous);
     resp->set_agent_version(DNSGUARD_VERSION);
+    if (r->last_apply_duration) {
+      const auto nanos = r->last_apply_duration->count();
+      resp->mutable_last_apply_duration()->set_seconds(nanos / 1'000'000'000);
+      resp->mutable_last_apply_duration()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+    }
     return grpc::Status::OK;
   });
 }

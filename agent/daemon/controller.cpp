@@ -216,6 +216,7 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
 }
 
 Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
   auto c = compile(source);
   if (!c) return c.errors();
   std::lock_guard lock(mutex_);
@@ -252,6 +253,8 @@ Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOpt
   result.committed = true;
   result.generation = state_.generation();
   result.stats = stats.value();
+  last_apply_duration_ = std::chrono::steady_clock::now() - started;
+  ++applies_;
   if (state_.confirm_deadline_unix_ms() != 0)
     result.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
   publish("apply", "applied " + c->info.name + " version " + std::to_string(c->info.version) +
@@ -273,6 +276,7 @@ Result<uint64_t> Controller::confirm() {
 }
 
 Result<ApplyResult> Controller::rollback_locked(const std::string& reason, const std::string& kind) {
+  const auto started = std::chrono::steady_clock::now();
   AgentState next = state_;
   next.set_generation(state_.generation() + 1);
   next.set_applied_at_unix_ms(to_unix_ms(options_.now()));
@@ -305,6 +309,8 @@ Result<ApplyResult> Controller::rollback_locked(const std::string& reason, const
   result.committed = true;
   result.generation = state_.generation();
   result.stats = stats.value();
+  last_apply_duration_ = std::chrono::steady_clock::now() - started;
+  ++applies_;
   if (running_) result.policy = running_->info;
   publish(kind, reason + (running_ ? "; restored " + running_->info.name + " version " +
                                          std::to_string(running_->info.version)
@@ -372,6 +378,8 @@ Result<AgentStatus> Controller::status() {
   s.generation = state_.generation();
   s.kernel = features_;
   s.has_previous = state_.has_previous();
+  s.last_apply_duration = last_apply_duration_;
+  s.applies = applies_;
   if (running_) {
     s.policy = running_->info;
     if (running_->policy.inspect.enabled)

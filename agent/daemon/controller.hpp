@@ -77,6 +77,10 @@ struct AgentStatus {
   bool drift = false;
   std::string drift_detail;
   bool has_previous = false;
+  // The last apply or rollback this agent process made: validating, compiling, loading
+  // lists and committing to the kernel.
+  std::optional<std::chrono::nanoseconds> last_apply_duration;
+  uint64_t applies = 0;  // applies and rollbacks committed since the agent started
 };
 
 struct CounterStat {
@@ -157,6 +161,8 @@ class Controller {
   AgentState state_;
   std::optional<Compiled> running_;  // the compiled current policy, while enforcing
   std::string applied_fingerprint_;  // our table as read back right after our apply
+  std::optional<std::chrono::nanoseconds> last_apply_duration_;
+  uint64_t applies_ = 0;
   nft::KernelFeatures features_;
 
   std::condition_variable timer_wakeup_;

@@ -107,6 +107,13 @@ std::string render_metrics(daemon::Controller& controller, const telemetry::Even
                        status->enforcing ? 1.0 : 0.0});
     samples.push_back({"dnsguard_drift", "", "gauge", "1 when the live table differs from what the agent applied",
                        {}, status->drift ? 1.0 : 0.0});
+    if (status->last_apply_duration)
+      samples.push_back({"dnsguard_policy_apply_duration_seconds", "", "gauge",
+                         "How long the last apply or rollback took: load, compile, lists, kernel commit", {},
+                         std::chrono::duration<double>(*status->last_apply_duration).count()});
+    samples.push_back({"dnsguard_policy_applies_total", "", "counter",
+                       "Applies and rollbacks committed since the agent started", {},
+                       static_cast<double>(status->applies)});
     if (status->applied_at)
       samples.push_back({"dnsguard_policy_applied_timestamp_seconds", "", "gauge", "When the policy was applied", {},
                          static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -122,7 +129,8 @@ std::string render_metrics(daemon::Controller& controller, const telemetry::Even
                          {{"counter", c.name}}, static_cast<double>(c.bytes)});
     }
     for (const auto& c : stats->inspector)
-      samples.push_back({c.metric, "", c.type, c.description, c.labels, static_cast<double>(c.value)});
+      samples.push_back({c.metric, c.suffix, c.type, c.description, c.labels,
+                         c.metric_value.value_or(static_cast<double>(c.value))});
   }
   samples.push_back({"dnsguard_events_dropped_total", "", "counter", "Events pushed out of the full event ring", {},
                      static_cast<double>(events.dropped())});

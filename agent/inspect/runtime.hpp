@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct RuntimeCounter {
   // The same count for Prometheus: a metric family and its labels.
   std::string metric;
   std::vector<std::pair<std::string, std::string>> labels;
-  std::string type = "counter";  // counter | gauge (a level, not a running total)
+  std::string type = "counter";  // counter | gauge (a level, not a running total) | histogram
+  std::string suffix;            // histograms: "_bucket", "_sum" or "_count"
+  std::optional<double> metric_value;  // when the metric differs from `value` (a sum in seconds)
 };
 
 class Runtime {

@@ -224,6 +224,8 @@ class Inspector::QueueThread {
       for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
       flush_accepts();
       if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+      owner_.latency_.record(inspect::SteadyClock::now() - now_, batch_packets_);
+      batch_packets_ = 0;
       pending_suppressed_ += sampler_.take_suppressed();
       report_suppressed();
     }
@@ -244,6 +246,7 @@ class Inspector::QueueThread {
     const auto* hdr = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
     const uint32_t id = ntohl(hdr->packet_id);
     owner_.packets_.fetch_add(1, std::memory_order_relaxed);
+    ++batch_packets_;
 
     std::span<const uint8_t> packet;
     if (attr[NFQA_PAYLOAD])
@@ -459,6 +462,7 @@ class Inspector::QueueThread {
   Fd raw4_, raw6_;
   std::shared_ptr<Installed> installed_;
   uint64_t engine_version_ = 0;
+  uint64_t batch_packets_ = 0;
   std::array<char, 64 * 1024> verdicts_{};
   size_t verdicts_used_ = 0;
   uint32_t pending_accept_ = 0;
@@ -556,6 +560,7 @@ InspectorStats Inspector::stats() const {
   s.answers_injected = injected_.load();
   s.tunnel_detections = tunnel_detections_.load();
   s.tunnel_accounts = decisions_.tunnels.accounts();
+  s.latency = latency_.snapshot();
   s.tcp_resets = resets_.load();
   s.inject_errors = inject_errors_.load();
   s.enobufs = enobufs_.load();
@@ -590,7 +595,8 @@ std::vector<inspect::RuntimeCounter> Inspector::counters() const {
   std::vector<inspect::RuntimeCounter> out;
   auto add = [&](std::string name, std::string description, uint64_t value, std::string metric,
                  std::vector<std::pair<std::string, std::string>> labels = {}) {
-    out.push_back({std::move(name), std::move(description), value, std::move(metric), std::move(labels)});
+    out.push_back({std::move(name), std::move(description), value, std::move(metric), std::move(labels), "counter",
+                   "", std::nullopt});
   };
   add("inspect_packets", "packets the inspector was handed", s.packets, "dnsguard_inspector_packets_total");
   add("inspect_batches", "reads from the queues (packets / batches = batch size)", s.batches,
@@ -611,7 +617,7 @@ std::vector<inspect::RuntimeCounter> Inspector::counters() const {
   add("inspect_tunnel_detections", "registered domains detected as DNS tunnels", s.tunnel_detections,
       "dnsguard_tunneling_detections_total");
   out.push_back({"inspect_tunnel_accounts", "(client, registered domain) pairs the tunneling detector tracks",
-                 s.tunnel_accounts, "dnsguard_tunneling_tracked_domains", {}, "gauge"});
+                 s.tunnel_accounts, "dnsguard_tunneling_tracked_domains", {}, "gauge", "", std::nullopt});
   add("inspect_answers_injected", "blocked UDP queries answered on the spot", s.answers_injected,
       "dnsguard_inspector_answers_injected_total");
   add("inspect_tcp_resets", "blocked TCP queries whose connection was reset", s.tcp_resets,
@@ -623,6 +629,21 @@ std::vector<inspect::RuntimeCounter> Inspector::counters() const {
       "dnsguard_dnstap_messages_total");
   add("inspect_dnstap_dropped", "dnstap messages dropped: the collector is behind", s.dnstap_dropped,
       "dnsguard_dnstap_dropped_total");
+  // The latency histogram: cumulative buckets, then the sum and count.
+  const std::string latency_help = "time packets spent in the inspector, from read to verdict";
+  for (size_t i = 0; i < s.latency.cumulative.size(); ++i) {
+    const bool last = i == telemetry::LatencyHistogram::kBoundsMicros.size();
+    const uint32_t micros = last ? 0 : telemetry::LatencyHistogram::kBoundsMicros[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", micros / 1e6);
+    out.push_back({"inspect_latency_le_" + (last ? std::string("inf") : std::to_string(micros) + "us"), latency_help,
+                   s.latency.cumulative[i], "dnsguard_inspector_latency_seconds", {{"le", last ? "+Inf" : le}},
+                   "histogram", "_bucket", std::nullopt});
+  }
+  out.push_back({"inspect_latency_sum_us", latency_help, static_cast<uint64_t>(s.latency.sum_seconds * 1e6),
+                 "dnsguard_inspector_latency_seconds", {}, "histogram", "_sum", s.latency.sum_seconds});
+  out.push_back({"inspect_latency_count", latency_help, s.latency.count, "dnsguard_inspector_latency_seconds", {},
+                 "histogram", "_count", std::nullopt});
   for (const auto& q : s.queues) {
     const std::string n = std::to_string(q.queue);
     add("inspect_queue" + n + "_dropped", "dropped by the kernel: queue full", q.kernel_dropped,

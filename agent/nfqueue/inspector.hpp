@@ -21,6 +21,7 @@
 #include "inspect/runtime.hpp"
 #include "telemetry/dnstap.hpp"
 #include "telemetry/event_log.hpp"
+#include "telemetry/histogram.hpp"
 
 namespace dnsguard::nfqueue {
 
@@ -45,6 +46,9 @@ struct InspectorStats {
   uint64_t dnstap_written = 0;
   uint64_t dnstap_dropped = 0;
   std::vector<QueueCounters> queues;
+  // How long packets spent in the inspector: from the read that took them to the
+  // system call that sent their verdicts.
+  telemetry::LatencyHistogram::Snapshot latency;
 };
 
 struct InspectorOptions {
@@ -107,6 +111,7 @@ class Inspector final : public inspect::Runtime {
   std::atomic<uint64_t> inject_errors_{0};
   std::atomic<uint64_t> enobufs_{0};
   inspect::DecisionState decisions_;
+  telemetry::LatencyHistogram latency_;
 };
 
 }  // namespace dnsguard::nfqueue
