@@ -213,6 +213,8 @@ class Inspector::QueueThread {
       const int n = recvmmsg(fd, msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
       if (n <= 0) {
         if (n < 0 && errno == ENOBUFS) owner_.enobufs_.fetch_add(1, std::memory_order_relaxed);
+        now_ = inspect::SteadyClock::now();
+        report_suppressed();  // a flood that stopped still gets its summary
         continue;  // a timeout (to check stop_), or ENOBUFS: the kernel dropped some; carry on
       }
       owner_.batches_.fetch_add(1, std::memory_order_relaxed);
@@ -226,7 +228,7 @@ class Inspector::QueueThread {
       if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
       owner_.latency_.record(inspect::SteadyClock::now() - now_, batch_packets_);
       batch_packets_ = 0;
-      pending_suppressed_ += sampler_.take_suppressed();
+      take_suppressed();
       report_suppressed();
     }
   }
@@ -373,7 +375,15 @@ class Inspector::QueueThread {
     owner_.options_.events->publish(std::move(e));
   }
 
-  // After a batch: what the sampler held back goes out as one summary, once it may.
+  // What the sampler held back is counted at once (metrics, stats) ...
+  void take_suppressed() {
+    const uint64_t n = sampler_.take_suppressed();
+    if (n == 0 || !owner_.options_.events) return;
+    owner_.options_.events->count_suppressed(n);
+    pending_suppressed_ += n;
+  }
+
+  // ... and goes out as one summary event once events may pass again.
   void report_suppressed() {
     if (!owner_.options_.events || pending_suppressed_ == 0) return;
     if (!sampler_.admit(now_, false)) return;
@@ -381,7 +391,6 @@ class Inspector::QueueThread {
     e.kind = "suppressed";
     e.count = pending_suppressed_;
     e.message = std::to_string(pending_suppressed_) + " inspector events suppressed (over 100/s)";
-    owner_.options_.events->count_suppressed(pending_suppressed_);
     owner_.options_.events->publish(std::move(e));
     pending_suppressed_ = 0;
   }
