@@ -471,12 +471,69 @@ std::string rule_origin(const ir::Rule& r, size_t index_in_chain) {
          (r.comment.empty() ? "" : " (" + r.comment + ")");
 }
 
-void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_backend) {
-  // Declare, delete, re-create: the delete never fails for a missing table, and the
-  // whole replacement is one commit.
+// What our table holds before an apply: the apply replaces it in place.
+struct LiveChain {
+  std::string name;
+  bool base = false;
+  uint32_t hook = 0;
+  int32_t priority = 0;
+  std::string type;
+};
+struct Inventory {
+  bool table_exists = false;
+  std::vector<LiveChain> chains;
+  std::vector<std::string> sets;
+  std::vector<std::pair<std::string, uint32_t>> objects;  // name, type
+};
+
+uint32_t hook_of(const ir::Chain& c) {
+  return c.hook == ir::Hook::output ? NF_INET_LOCAL_OUT : c.hook == ir::Hook::input ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
+}
+
+void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_backend, const Inventory& live) {
+  // Replace in place, in one commit: flush every rule, delete the sets, counters and any
+  // chain the new ruleset does not have in the same shape, then add the new ones. Base
+  // chains that stay keep their hooks registered: unregistering a hook makes the kernel
+  // drop every packet waiting in an NFQUEUE queue, which would lose in-flight queries
+  // on each apply.
   tx.add_table(NFT_MSG_NEWTABLE, NLM_F_CREATE, kTable, NFPROTO_INET);
-  tx.add_table(NFT_MSG_DELTABLE, 0, kTable, NFPROTO_INET);
-  tx.add_table(NFT_MSG_NEWTABLE, NLM_F_CREATE, kTable, NFPROTO_INET);
+  if (live.table_exists) {
+    Rule all(nftnl_rule_alloc());
+    nftnl_rule_set_str(all.get(), NFTNL_RULE_TABLE, kTable.c_str());
+    nftnl_rule_set_u32(all.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+    tx.message(NFT_MSG_DELRULE, 0, "flush the rules of table " + kTable,
+               [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, all.get()); });
+    for (const auto& lc : live.chains) {
+      const auto wanted = std::find_if(rs.chains.begin(), rs.chains.end(), [&](const ir::Chain& c) {
+        return c.name == lc.name && lc.base && lc.hook == hook_of(c) && lc.priority == c.priority &&
+               lc.type == "filter";
+      });
+      if (wanted != rs.chains.end()) continue;
+      Chain chain(nftnl_chain_alloc());
+      nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, kTable.c_str());
+      nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, lc.name.c_str());
+      nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+      tx.message(NFT_MSG_DELCHAIN, 0, "delete chain " + lc.name,
+                 [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, chain.get()); });
+    }
+    for (const auto& name : live.sets) {
+      Set set(nftnl_set_alloc());
+      nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, kTable.c_str());
+      nftnl_set_set_str(set.get(), NFTNL_SET_NAME, name.c_str());
+      nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+      tx.message(NFT_MSG_DELSET, 0, "delete set " + name,
+                 [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, set.get()); });
+    }
+    for (const auto& [name, type] : live.objects) {
+      Object o(nftnl_obj_alloc());
+      nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, kTable.c_str());
+      nftnl_obj_set_str(o.get(), NFTNL_OBJ_NAME, name.c_str());
+      nftnl_obj_set_u32(o.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+      nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, type);
+      tx.message(NFT_MSG_DELOBJ, 0, "delete object " + name,
+                 [&](nlmsghdr* nlh) { nftnl_obj_nlmsg_build_payload(nlh, o.get()); });
+    }
+  }
 
   for (const auto& c : rs.counters) {
     Object o(nftnl_obj_alloc());
@@ -523,13 +580,11 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_back
     nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, kTable.c_str());
     nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, c.name.c_str());
     nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-    const uint32_t hook = c.hook == ir::Hook::output  ? NF_INET_LOCAL_OUT
-                          : c.hook == ir::Hook::input ? NF_INET_LOCAL_IN
-                                                      : NF_INET_FORWARD;
-    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook);
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook_of(c));
     nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, c.priority);
     nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
     nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    // A kept chain is updated (its policy), not re-created: its hook stays registered.
     tx.message(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain " + c.name,
                [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, chain.get()); });
 
@@ -575,6 +630,73 @@ nlmsghdr* get_header(std::vector<char>& buf, uint16_t type, uint16_t flags, uint
   return nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_INET, flags, seq);
 }
 
+Result<Inventory> read_inventory(mnl_socket* nl) {
+  Inventory inv;
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  uint32_t seq = static_cast<uint32_t>(time(nullptr)) ^ 0x5a5a0000u;
+  auto failed = [](int err, const char* what) {
+    return make_error(std::string("reading the ") + what + " of table inet " + kTable + ": " + errno_text(err));
+  };
+  {
+    Table t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTable.c_str());
+    auto* nlh = get_header(buf, NFT_MSG_GETTABLE, NLM_F_ACK, ++seq);
+    nftnl_table_nlmsg_build_payload(nlh, t.get());
+    const int err = request(nl, nlh, [](const nlmsghdr*) {});
+    if (err == ENOENT) return inv;
+    if (err != 0) return failed(err, "table");
+    inv.table_exists = true;
+  }
+  {
+    Chain c(nftnl_chain_alloc());
+    nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, kTable.c_str());
+    auto* nlh = get_header(buf, NFT_MSG_GETCHAIN, NLM_F_DUMP, ++seq);
+    nftnl_chain_nlmsg_build_payload(nlh, c.get());
+    const int err = request(nl, nlh, [&](const nlmsghdr* m) {
+      Chain got(nftnl_chain_alloc());
+      if (nftnl_chain_nlmsg_parse(m, got.get()) != 0 || kTable != nftnl_chain_get_str(got.get(), NFTNL_CHAIN_TABLE))
+        return;
+      LiveChain lc;
+      lc.name = nftnl_chain_get_str(got.get(), NFTNL_CHAIN_NAME);
+      lc.base = nftnl_chain_is_set(got.get(), NFTNL_CHAIN_HOOKNUM);
+      if (lc.base) {
+        lc.hook = nftnl_chain_get_u32(got.get(), NFTNL_CHAIN_HOOKNUM);
+        lc.priority = nftnl_chain_get_s32(got.get(), NFTNL_CHAIN_PRIO);
+        if (nftnl_chain_is_set(got.get(), NFTNL_CHAIN_TYPE)) lc.type = nftnl_chain_get_str(got.get(), NFTNL_CHAIN_TYPE);
+      }
+      inv.chains.push_back(std::move(lc));
+    });
+    if (err != 0) return failed(err, "chains");
+  }
+  {
+    Set s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTable.c_str());
+    auto* nlh = get_header(buf, NFT_MSG_GETSET, NLM_F_DUMP, ++seq);
+    nftnl_set_nlmsg_build_payload(nlh, s.get());
+    const int err = request(nl, nlh, [&](const nlmsghdr* m) {
+      Set got(nftnl_set_alloc());
+      if (nftnl_set_nlmsg_parse(m, got.get()) != 0 || kTable != nftnl_set_get_str(got.get(), NFTNL_SET_TABLE)) return;
+      // Anonymous sets ("{ 53, 853 }" in a rule) go with their rules.
+      if (nftnl_set_get_u32(got.get(), NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) return;
+      inv.sets.emplace_back(nftnl_set_get_str(got.get(), NFTNL_SET_NAME));
+    });
+    if (err != 0) return failed(err, "sets");
+  }
+  {
+    Object o(nftnl_obj_alloc());
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, kTable.c_str());
+    auto* nlh = get_header(buf, NFT_MSG_GETOBJ, NLM_F_DUMP, ++seq);
+    nftnl_obj_nlmsg_build_payload(nlh, o.get());
+    const int err = request(nl, nlh, [&](const nlmsghdr* m) {
+      Object got(nftnl_obj_alloc());
+      if (nftnl_obj_nlmsg_parse(m, got.get()) != 0 || kTable != nftnl_obj_get_str(got.get(), NFTNL_OBJ_TABLE)) return;
+      inv.objects.emplace_back(nftnl_obj_get_str(got.get(), NFTNL_OBJ_NAME), nftnl_obj_get_u32(got.get(), NFTNL_OBJ_TYPE));
+    });
+    if (err != 0) return failed(err, "objects");
+  }
+  return inv;
+}
+
 
 }  // namespace
 
@@ -603,8 +725,10 @@ Result<TransactionStats> NetlinkBackend::apply(const ir::Ruleset& ruleset) {
   }
   auto nl = open_socket();
   if (!nl) return nl.errors();
+  auto live = read_inventory(nl->get());
+  if (!live) return live.errors();
   Transaction tx;
-  add_ruleset(tx, ruleset, queue_backend);
+  add_ruleset(tx, ruleset, queue_backend, live.value());
   return tx.send(nl->get(), true);
 }
 
