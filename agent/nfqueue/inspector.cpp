@@ -337,7 +337,8 @@ class Inspector::QueueThread {
       case inspect::Reason::tunneling: {
         e.rule = "inspect.tunneling";
         if (query) e.registered_domain = presentation(query->qname.suffix(v.registered_label));
-        for (std::string_view rest = inspect::signal_names(v.tunnel_signals); !rest.empty();) {
+        const std::string names = inspect::signal_names(v.tunnel_signals);
+        for (std::string_view rest = names; !rest.empty();) {
           const size_t comma = rest.find(',');
           e.signals.emplace_back(rest.substr(0, comma));
           rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
