@@ -1,5 +1,6 @@
 // dnsguardctl: the command line of dnsguard. `validate` and `compile` work offline;
-// every other verb talks to dnsguardd over its Unix socket.
+// every other verb talks to dnsguardd over its Unix socket, or with --agent to remote
+// agents over TCP with mutual TLS (fleet.cpp).
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -18,7 +19,9 @@
 #include <string_view>
 #include <vector>
 
+#include "api/tls.hpp"
 #include "compiler/compile.hpp"
+#include "fleet.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 #include "policy/policy.hpp"
 
@@ -56,6 +59,17 @@ Options:
   --socket PATH         the agent's socket (default /run/dnsguard/dnsguard.sock, or
                         $DNSGUARD_SOCKET)
   -o table|json         output: human tables (default) or JSON (protobuf JSON mapping)
+
+Many agents (TCP, TLS 1.3, client certificate): status, apply, confirm, rollback and
+disable run on every agent concurrently, one row per agent and a summary; the exit
+status is 1 if any agent failed. apply takes --canary N: the first N agents first, the
+rest only if all of those succeeded.
+  --agent HOST:PORT     an agent (repeatable)
+  --agents-file FILE    agents, one HOST:PORT a line ('#' comments)
+  --tls-cert FILE --tls-key FILE   this client's certificate and key (PEM)
+  --ca FILE             the CA that signs the agents' certificates (PEM)
+  --parallel N          agents at a time (default 32)
+  --timeout DURATION    per agent (default 30s)
 
 Run `dnsguardctl COMMAND --help` for one command.
 Exit status: 0 success, 1 policy or request error, 2 agent unreachable.
@@ -449,13 +463,37 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
 
   // Global options come before the verb.
+  cli::FleetOptions fleet;
+  bool remote = false;
   size_t i = 0;
   for (; i < args.size() && args[i].starts_with("-"); ++i) {
+    const bool has_value = i + 1 < args.size();
     if (args[i] == "--help" || args[i] == "-h") {
       std::cout << kUsage;
       return kOk;
-    } else if (args[i] == "--socket" && i + 1 < args.size()) {
+    } else if (args[i] == "--socket" && has_value) {
       g.socket = args[++i];
+    } else if (args[i] == "--agent" && has_value) {
+      fleet.agents.push_back(args[++i]);
+      remote = true;
+    } else if (args[i] == "--agents-file" && has_value) {
+      if (!cli::read_agents_file(args[++i], fleet.agents)) return kPolicyOrRequestError;
+      remote = true;
+    } else if (args[i] == "--tls-cert" && has_value) {
+      fleet.certificate = args[++i];
+    } else if (args[i] == "--tls-key" && has_value) {
+      fleet.key = args[++i];
+    } else if (args[i] == "--ca" && has_value) {
+      fleet.ca = args[++i];
+    } else if (args[i] == "--parallel" && has_value) {
+      const auto& v = args[++i];
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), fleet.parallel);
+      if (ec != std::errc{} || ptr != v.data() + v.size() || fleet.parallel == 0)
+        return usage("", "--parallel takes a number of agents");
+    } else if (args[i] == "--timeout" && has_value) {
+      auto d = parse_duration(args[++i]);
+      if (!d || *d == 0) return usage("", "--timeout takes a duration such as 30s or 2m");
+      fleet.timeout = std::chrono::seconds(*d);
     } else if (args[i] == "-o" && i + 1 < args.size()) {
       const std::string& format = args[++i];
       if (format != "json" && format != "table") return usage("", "-o takes table or json");
@@ -487,6 +525,11 @@ int main(int argc, char** argv) {
 
   if (verb == "validate") return validate(rest);
   if (verb == "compile") return compile(rest);
+  if (remote) {
+    fleet.json = g.json;
+    api::require_tls13();  // before any gRPC object exists
+    return cli::run_fleet(fleet, verb, rest);
+  }
 
   Agent agent(g);
   if (verb == "plan") return plan(agent, g, rest);

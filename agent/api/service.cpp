@@ -138,8 +138,35 @@ v1::Event to_proto(const telemetry::Event& e) {
   return out;
 }
 
-grpc::Status Service::Validate(grpc::ServerContext*, const v1::ValidateRequest* req,
+grpc::Status authorize(const AccessPolicy& policy, bool certificate_peer, const std::vector<std::string>& identities,
+                       std::string_view rpc, Role needed) {
+  if (!certificate_peer || needed == Role::reader) return grpc::Status::OK;
+  for (const auto& id : identities)
+    if (std::find(policy.admin_identities.begin(), policy.admin_identities.end(), id) != policy.admin_identities.end())
+      return grpc::Status::OK;
+  std::string who;
+  for (const auto& id : identities) who += (who.empty() ? "" : ", ") + id;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      std::string(rpc) + " needs the admin role, and the client certificate (" +
+                          (who.empty() ? "no name" : who) +
+                          ") is not one of the agent's --admin-identity names; it may only read status, "
+                          "stats and events");
+}
+
+grpc::Status Service::check_access(grpc::ServerContext* ctx, std::string_view rpc, Role needed) const {
+  const auto auth = ctx ? ctx->auth_context() : nullptr;
+  const bool certificate_peer = auth && auth->IsPeerAuthenticated();
+  std::vector<std::string> identities;
+  if (certificate_peer) {
+    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"})
+      for (const auto& v : auth->FindPropertyValues(property)) identities.emplace_back(v.data(), v.size());
+  }
+  return authorize(access_, certificate_peer, identities, rpc, needed);
+}
+
+grpc::Status Service::Validate(grpc::ServerContext* ctx, const v1::ValidateRequest* req,
                                v1::ValidateResponse* resp) {
+  if (auto denied = check_access(ctx, "Validate", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.validate(source_of(req->policy()));
     resp->set_valid(r.ok());
@@ -151,7 +178,8 @@ grpc::Status Service::Validate(grpc::ServerContext*, const v1::ValidateRequest* 
   });
 }
 
-grpc::Status Service::Plan(grpc::ServerContext*, const v1::PlanRequest* req, v1::PlanResponse* resp) {
+grpc::Status Service::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req, v1::PlanResponse* resp) {
+  if (auto denied = check_access(ctx, "Plan", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.plan(source_of(req->policy()));
     if (!r) return to_status(r.errors());
@@ -163,7 +191,8 @@ grpc::Status Service::Plan(grpc::ServerContext*, const v1::PlanRequest* req, v1:
   });
 }
 
-grpc::Status Service::Apply(grpc::ServerContext*, const v1::ApplyRequest* req, v1::ApplyResponse* resp) {
+grpc::Status Service::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* req, v1::ApplyResponse* resp) {
+  if (auto denied = check_access(ctx, "Apply", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     daemon::ApplyOptions options;
     options.dry_run = req->dry_run();
@@ -182,8 +211,9 @@ grpc::Status Service::Apply(grpc::ServerContext*, const v1::ApplyRequest* req, v
   });
 }
 
-grpc::Status Service::Confirm(grpc::ServerContext*, const v1::ConfirmRequest* req,
+grpc::Status Service::Confirm(grpc::ServerContext* ctx, const v1::ConfirmRequest* req,
                               v1::ConfirmResponse* resp) {
+  if (auto denied = check_access(ctx, "Confirm", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.confirm();
     if (!r) return to_status(r.errors());
@@ -192,8 +222,9 @@ grpc::Status Service::Confirm(grpc::ServerContext*, const v1::ConfirmRequest* re
   });
 }
 
-grpc::Status Service::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+grpc::Status Service::Rollback(grpc::ServerContext* ctx, const v1::RollbackRequest* req,
                                v1::RollbackResponse* resp) {
+  if (auto denied = check_access(ctx, "Rollback", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.rollback();
     if (!r) return to_status(r.errors());
@@ -203,8 +234,9 @@ grpc::Status Service::Rollback(grpc::ServerContext*, const v1::RollbackRequest* 
   });
 }
 
-grpc::Status Service::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* req,
+grpc::Status Service::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusRequest* req,
                                 v1::GetStatusResponse* resp) {
+  if (auto denied = check_access(ctx, "GetStatus", Role::reader); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.status();
     if (!r) return to_status(r.errors());
@@ -232,8 +264,9 @@ grpc::Status Service::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest
   });
 }
 
-grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req,
+grpc::Status Service::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                v1::GetStatsResponse* resp) {
+  if (auto denied = check_access(ctx, "GetStats", Role::reader); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.stats();
     if (!r) return to_status(r.errors());
@@ -257,6 +290,7 @@ grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* 
 
 grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEventsRequest* req,
                                    grpc::ServerWriter<v1::Event>* writer) {
+  if (auto denied = check_access(ctx, "StreamEvents", Role::reader); !denied.ok()) return denied;
   return handle(*req, [&] {
     uint64_t last = 0;
     for (;;) {
@@ -277,8 +311,9 @@ grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEve
   });
 }
 
-grpc::Status Service::Disable(grpc::ServerContext*, const v1::DisableRequest* req,
+grpc::Status Service::Disable(grpc::ServerContext* ctx, const v1::DisableRequest* req,
                               v1::DisableResponse* resp) {
+  if (auto denied = check_access(ctx, "Disable", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
     auto r = controller_.disable();
     if (!r) return to_status(r.errors());

@@ -4,6 +4,9 @@
 // takes the agent down.
 
 #include <atomic>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "daemon/controller.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
@@ -11,10 +14,25 @@
 
 namespace dnsguard::api {
 
+// Who may call what. Calls whose peer authenticated with a client certificate (the TCP
+// listener, mutual TLS) are checked: certificates naming one of `admin_identities` (the
+// subject CN or a subject alternative name) may call everything; any other valid client
+// may only read - GetStatus, GetStats, StreamEvents. Calls over the Unix socket carry no
+// certificate and are trusted: the socket's file mode guards them.
+struct AccessPolicy {
+  std::vector<std::string> admin_identities;
+};
+
+enum class Role { reader, admin };
+
+// The decision, pure: OK, or PERMISSION_DENIED naming the role `rpc` needs.
+grpc::Status authorize(const AccessPolicy& policy, bool certificate_peer, const std::vector<std::string>& identities,
+                       std::string_view rpc, Role needed);
+
 class Service final : public dnsguard::v1::DnsGuard::Service {
  public:
-  Service(daemon::Controller& controller, telemetry::EventLog& events)
-      : controller_(controller), events_(events) {}
+  Service(daemon::Controller& controller, telemetry::EventLog& events, AccessPolicy access = {})
+      : controller_(controller), events_(events), access_(std::move(access)) {}
 
   // Ends open event streams (agent shutting down).
   void shutdown() { shutting_down_ = true; }
@@ -31,8 +49,11 @@ class Service final : public dnsguard::v1::DnsGuard::Service {
   grpc::Status Disable(grpc::ServerContext*, const v1::DisableRequest*, v1::DisableResponse*) override;
 
  private:
+  grpc::Status check_access(grpc::ServerContext* ctx, std::string_view rpc, Role needed) const;
+
   daemon::Controller& controller_;
   telemetry::EventLog& events_;
+  AccessPolicy access_;
   std::atomic<bool> shutting_down_{false};
 };
 

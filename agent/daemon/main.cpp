@@ -1,5 +1,6 @@
 // dnsguardd: the dnsguard agent. Re-applies the saved policy, then serves the API on a
-// Unix socket until SIGTERM; the rules stay in place when it stops.
+// Unix socket (and, with --listen, over TCP with mutual TLS) until SIGTERM; the rules
+// stay in place when it stops.
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "api/service.hpp"
+#include "api/tls.hpp"
 #include "common/sha256.hpp"
 #include "daemon/controller.hpp"
 #include "nfqueue/inspector.hpp"
@@ -44,6 +46,19 @@ place; `dnsguardctl disable` removes them.
                         (default /var/lib/dnsguard)
   --policy FILE         apply FILE at start-up when it differs from the saved policy
   --check-policy FILE   validate FILE and exit (0 valid, 1 invalid): for ExecStartPre
+
+Remote API for fleet managers (TLS 1.3, a client certificate is required; there is no
+plaintext TCP mode):
+  --listen HOST:PORT    also serve the API over TCP, e.g. 0.0.0.0:7853 or [::]:7853
+  --tls-cert FILE       the agent's certificate (PEM)
+  --tls-key FILE        its private key (PEM)
+  --client-ca FILE      the CA that signs client certificates (PEM)
+  --admin-identity NAME a client certificate CN or SAN that may change policy
+                        (repeatable); other valid clients may only read status, stats
+                        and events
+  SIGHUP re-reads the three files and restarts the TCP listener with them; the rules
+  and the Unix socket are not touched, and bad files keep the old ones in use.
+
   --help                this text
 )TXT";
 
@@ -52,6 +67,9 @@ struct Options {
   std::string state_dir = "/var/lib/dnsguard";
   std::string policy;
   std::string check_policy;
+  std::string listen;
+  api::TlsFiles tls;
+  api::AccessPolicy access;
 };
 
 int usage_error(const std::string& message) {
@@ -166,6 +184,23 @@ Status apply_startup_policy(daemon::Controller& controller, const std::string& p
 
 }  // namespace
 
+// The TCP listener with mutual TLS: certificates read and checked now.
+Result<std::unique_ptr<grpc::Server>> start_tcp_server(api::Service& service, const Options& opt) {
+  auto tls = api::load_tls(opt.tls);
+  if (!tls) return tls.errors();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(opt.listen, api::server_credentials(tls.value()), &port);
+  builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(api::kMaxMessageBytes);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return make_error("cannot listen on " + opt.listen);
+  log("serving on " + opt.listen + " (TLS 1.3, client certificates required; admin identities: " +
+      std::to_string(opt.access.admin_identities.size()) + ")");
+  return server;
+}
+
 int main(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
@@ -186,11 +221,29 @@ int main(int argc, char** argv) {
       if (!value(opt.policy)) return usage_error("--policy needs a FILE");
     } else if (arg == "--check-policy") {
       if (!value(opt.check_policy)) return usage_error("--check-policy needs a FILE");
+    } else if (arg == "--listen") {
+      if (!value(opt.listen)) return usage_error("--listen needs HOST:PORT");
+    } else if (arg == "--tls-cert") {
+      if (!value(opt.tls.certificate)) return usage_error("--tls-cert needs a FILE");
+    } else if (arg == "--tls-key") {
+      if (!value(opt.tls.key)) return usage_error("--tls-key needs a FILE");
+    } else if (arg == "--client-ca") {
+      if (!value(opt.tls.ca)) return usage_error("--client-ca needs a FILE");
+    } else if (arg == "--admin-identity") {
+      std::string name;
+      if (!value(name) || name.empty()) return usage_error("--admin-identity needs a NAME");
+      opt.access.admin_identities.push_back(name);
     } else {
       return usage_error("unknown option " + std::string(arg));
     }
   }
   if (!opt.check_policy.empty()) return check_policy(opt.check_policy);
+  const bool any_tls = !opt.tls.certificate.empty() || !opt.tls.key.empty() || !opt.tls.ca.empty();
+  if (opt.listen.empty() && (any_tls || !opt.access.admin_identities.empty()))
+    return usage_error("--tls-cert, --tls-key, --client-ca and --admin-identity go with --listen");
+  if (!opt.listen.empty() && (opt.tls.certificate.empty() || opt.tls.key.empty() || opt.tls.ca.empty()))
+    return usage_error("--listen needs --tls-cert, --tls-key and --client-ca: there is no plaintext TCP mode");
+  if (!opt.listen.empty()) api::require_tls13();  // before any gRPC object exists
 
   ::umask(077);  // state files are the agent's alone
   // Signals are taken synchronously by the main thread; every other thread blocks them.
@@ -257,7 +310,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  api::Service service(controller, events);
+  api::Service service(controller, events, opt.access);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
   builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
@@ -273,6 +326,21 @@ int main(int argc, char** argv) {
   }
   ::chmod(opt.socket.c_str(), 0660);
   log("serving on " + opt.socket);
+  std::unique_ptr<grpc::Server> tcp_server;
+  if (!opt.listen.empty()) {
+    auto started = start_tcp_server(service, opt);
+    if (!started) {
+      log(join_errors(started.errors()));
+      service.shutdown();
+      server->Shutdown(std::chrono::system_clock::now());
+      ::unlink(opt.socket.c_str());
+      inspector.stop();
+      denied.stop();
+      stop_printer();
+      return 1;
+    }
+    tcp_server = std::move(started).value();
+  }
 
   uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
@@ -288,7 +356,18 @@ int main(int argc, char** argv) {
   for (;;) {
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) log("SIGHUP: nothing to reload");
+    if (sig == SIGHUP) {
+      if (!tcp_server) {
+        log("SIGHUP: nothing to reload (no --listen)");
+      } else if (auto fresh = start_tcp_server(service, opt); !fresh) {
+        log("SIGHUP: certificates not reloaded, the old ones stay in use:\n" + join_errors(fresh.errors()));
+      } else {
+        // The new listener shares the port (SO_REUSEPORT) before the old one goes.
+        tcp_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+        tcp_server = std::move(fresh).value();
+        log("SIGHUP: certificates reloaded");
+      }
+    }
     if (watchdog) sd_notify(0, "WATCHDOG=1");
     const std::string wanted = controller.metrics_address();
     if (wanted != metrics.address() && wanted != metrics_failed) {
@@ -310,6 +389,7 @@ int main(int argc, char** argv) {
   sd_notify(0, "STOPPING=1");
   log("stopping; the rules stay in place");
   service.shutdown();
+  if (tcp_server) tcp_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   ::unlink(opt.socket.c_str());
   // With fail = "open" the kernel lets DNS through while nobody serves the queues; with

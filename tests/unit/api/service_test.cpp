@@ -237,3 +237,26 @@ TEST_F(ServiceTest, KernelRefusalIsAbortedAndChangesNothing) {
 
 }  // namespace
 }  // namespace dnsguard::api
+
+namespace dnsguard::api {
+namespace {
+
+TEST(Authorize, AdminIdentitiesMayChangePolicyOthersMayOnlyRead) {
+  const AccessPolicy policy{{"admin.fleet.example", "ops-admin"}};
+  // A client certificate naming an admin identity (CN or SAN): everything.
+  EXPECT_TRUE(authorize(policy, true, {"ops-admin"}, "Apply", Role::admin).ok());
+  EXPECT_TRUE(authorize(policy, true, {"host7", "admin.fleet.example"}, "Rollback", Role::admin).ok());
+  // Any other valid client: reads only, and a denial names what is missing.
+  EXPECT_TRUE(authorize(policy, true, {"reader"}, "GetStatus", Role::reader).ok());
+  const auto denied = authorize(policy, true, {"reader"}, "Apply", Role::admin);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("Apply needs the admin role"));
+  EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("(reader)"));
+  EXPECT_EQ(authorize(AccessPolicy{}, true, {"anyone"}, "Disable", Role::admin).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The Unix socket: no certificate, trusted (its file mode guards it).
+  EXPECT_TRUE(authorize(policy, false, {}, "Apply", Role::admin).ok());
+}
+
+}  // namespace
+}  // namespace dnsguard::api
