@@ -17,6 +17,8 @@ packages=(
   nftables iproute2 iptables iputils-ping procps systemd
   # real DNS peers and clients for integration tests
   unbound dnsmasq-base bind9 bind9-dnsutils socat curl dnsperf iodine
+  # packaging and deployment checks
+  dpkg-dev file man-db python3-yaml
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -8,29 +8,19 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-# ---- certificates ----
+# ---- certificates: the how-to's script, then the bad ones by hand ----
 pki="$TEST_TMP/pki"
-mkdir -p "$pki"
-cert_for() {  # cert_for NAME CN SAN EKU [CA]: NAME.key and NAME.crt signed by CA (default ca)
-  local ca=${5:-ca}
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$1.key" -out "$pki/$1.csr" \
-    -subj "/CN=$2" 2>/dev/null
-  printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$3" "$4" >"$pki/$1.ext"
-  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" -CAcreateserial -days 2 \
-    -extfile "$pki/$1.ext" -out "$pki/$1.crt" 2>/dev/null
-}
-make_ca() {  # make_ca NAME
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$1.key" -out "$pki/$1.crt" \
-    -days 2 -subj "/CN=$1 test CA" 2>/dev/null
-}
-make_ca ca
-make_ca other-ca
-cert_for agent-a agent-a IP:198.51.100.11 serverAuth
-cert_for agent-b agent-b IP:198.51.100.12 serverAuth
-cert_for agent-c agent-c IP:198.51.100.13 serverAuth
-cert_for admin admin "DNS:admin" clientAuth
-cert_for reader reader "DNS:reader" clientAuth
-cert_for stranger admin "DNS:admin" clientAuth other-ca
+make_certs() { bash "$SOURCE_DIR/examples/certificates/make-certs.sh" "$@" >/dev/null; }
+make_certs "$pki" ca
+make_certs "$TEST_TMP/other-pki" ca "another CA"
+make_certs "$pki" agent agent-a IP:198.51.100.11
+make_certs "$pki" agent agent-b IP:198.51.100.12
+make_certs "$pki" agent agent-c IP:198.51.100.13
+make_certs "$pki" client admin
+make_certs "$pki" client reader
+make_certs "$TEST_TMP/other-pki" client admin  # the right name from the wrong CA
+cp "$TEST_TMP/other-pki/admin.crt" "$pki/stranger.crt"
+cp "$TEST_TMP/other-pki/admin.key" "$pki/stranger.key"
 # An expired admin certificate: `openssl ca` can set the validity window in the past.
 cat >"$pki/ca.cnf" <<EOF
 [ca]
@@ -132,8 +122,9 @@ check_output "TLS 1.3 is what the agent speaks" 'New, TLSv1\.3, Cipher is TLS_|P
 check_output "TLS 1.2 is refused (no session: cipher NONE)" 'Cipher is \(NONE\)' tls -tls1_2
 
 echo "# certificate reload on SIGHUP"
-cp "$pki/agent-a.crt" "$pki/agent-a.old.crt"
-cert_for agent-a agent-a-renewed "IP:198.51.100.11" serverAuth
+make_certs "$pki" agent agent-a-renewed IP:198.51.100.11
+cp "$pki/agent-a-renewed.crt" "$pki/agent-a.crt"
+cp "$pki/agent-a-renewed.key" "$pki/agent-a.key"
 kill -HUP "${agent_pid_of[a]}"
 renewed() { tls -tls1_3 | grep -q 'subject=CN *= *agent-a-renewed'; }
 wait_for "the renewed certificate to be served" 10 renewed
