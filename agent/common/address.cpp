@@ -15,16 +15,17 @@ std::string IpAddress::to_string() const {
 
 namespace {
 
-// Keeps the first `length` bits of `a`; sets the rest to `fill` (0 or 1).
+// Keeps the first `length` bits of `a`; sets the rest to `fill` (0 or 1). Byte-wise:
+// overlap checks of a million prefixes call this millions of times.
 IpAddress with_host_bits(IpAddress a, uint8_t length, bool fill) {
-  const size_t bits = a.size() * 8;
-  for (size_t bit = length; bit < bits; ++bit) {
-    const auto mask = static_cast<uint8_t>(0x80u >> (bit % 8));
-    if (fill)
-      a.bytes[bit / 8] |= mask;
-    else
-      a.bytes[bit / 8] &= static_cast<uint8_t>(~mask);
+  const size_t bytes = a.size();
+  size_t i = length / 8;
+  if (i < bytes && length % 8 != 0) {
+    const auto host_mask = static_cast<uint8_t>(0xFFu >> (length % 8));
+    a.bytes[i] = fill ? static_cast<uint8_t>(a.bytes[i] | host_mask) : static_cast<uint8_t>(a.bytes[i] & ~host_mask);
+    ++i;
   }
+  for (; i < bytes; ++i) a.bytes[i] = fill ? 0xFF : 0x00;
   return a;
 }
 

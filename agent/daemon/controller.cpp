@@ -115,9 +115,19 @@ void Controller::publish(const std::string& kind, const std::string& message) {
   events_.publish(std::move(e));
 }
 
+// What the read-back compares: every set element, except in the sets too large to read
+// back in reasonable time (their definitions are still compared).
+nft::ReadOptions Controller::read_options() const {
+  nft::ReadOptions options;
+  if (running_)
+    for (const auto& set : running_->ruleset.sets)
+      if (set.elements.size() > nft::kLargeSetRanges) options.sets_without_elements.push_back(set.name);
+  return options;
+}
+
 // Reads our table back right after we wrote it: the reference for drift.
 void Controller::record_table() {
-  auto live = kernel_.read_table();
+  auto live = kernel_.read_table(read_options());
   applied_fingerprint_ = live && live.value() ? live.value()->fingerprint : std::string();
 }
 
@@ -141,10 +151,10 @@ Status Controller::start() {
       return errors;
     }
     // Someone changed our table while the agent was away: say so, then repair it.
-    if (auto live = kernel_.read_table(); live) {
+    running_ = compiled.value();  // what the read-back may leave out comes from it
+    if (auto live = kernel_.read_table(read_options()); live) {
       const bool missing = !live.value();
       if (missing || sha256_hex(live.value()->fingerprint) != state_.applied_table_sha256()) {
-        running_ = compiled.value();
         publish("drift", missing ? "table inet dnsguard was missing at start-up; re-applied"
                                  : "table inet dnsguard was changed outside the agent; re-applied");
       }
@@ -389,7 +399,7 @@ Result<AgentStatus> Controller::status() {
   if (state_.confirm_deadline_unix_ms() != 0)
     s.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
 
-  auto live = kernel_.read_table();
+  auto live = kernel_.read_table(read_options());
   if (!live) return with_code(live.errors(), ErrorCode::kernel);
   if (s.enforcing && !live.value()) {
     s.drift = true;

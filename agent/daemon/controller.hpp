@@ -160,6 +160,7 @@ class Controller {
   std::mutex mutex_;  // serializes every request that reads or changes state
   AgentState state_;
   std::optional<Compiled> running_;  // the compiled current policy, while enforcing
+  nft::ReadOptions read_options() const;
   std::string applied_fingerprint_;  // our table as read back right after our apply
   std::optional<std::chrono::nanoseconds> last_apply_duration_;
   uint64_t applies_ = 0;

@@ -38,6 +38,15 @@ struct LiveTable {
   std::string fingerprint;
 };
 
+// Sets whose elements the read-back leaves out (it still compares their definitions).
+// The kernel dumps an interval set's elements 32 KiB at a time and walks the set from
+// its start for every message, so reading a million prefixes back takes minutes; the
+// controller passes the sets it made with more than kLargeSetRanges ranges.
+inline constexpr size_t kLargeSetRanges = 20000;
+struct ReadOptions {
+  std::vector<std::string> sets_without_elements;
+};
+
 struct CounterValue {
   std::string name;
   uint64_t packets = 0;
@@ -62,7 +71,7 @@ class Kernel {
   // features it has. Changes nothing.
   virtual Result<KernelFeatures> probe() = 0;
   // nullopt when the table does not exist.
-  virtual Result<std::optional<LiveTable>> read_table() = 0;
+  virtual Result<std::optional<LiveTable>> read_table(const ReadOptions& options = {}) = 0;
   virtual Result<std::vector<CounterValue>> read_counters() = 0;
 };
 
@@ -78,7 +87,7 @@ class NetlinkBackend final : public Kernel {
   Result<TransactionStats> apply(const ir::Ruleset& ruleset) override;
   Status remove() override;
   Result<KernelFeatures> probe() override;
-  Result<std::optional<LiveTable>> read_table() override;
+  Result<std::optional<LiveTable>> read_table(const ReadOptions& options = {}) override;
   Result<std::vector<CounterValue>> read_counters() override;
 
  private:

@@ -4,6 +4,7 @@
 //   dnsguard-nft-tool apply FILE [--inject-invalid-rule]
 //   dnsguard-nft-tool remove | probe | fingerprint | counters
 
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@ int fail(const Errors& errors) {
 }
 
 int apply(const std::string& path, bool inject_invalid) {
+  const auto started = std::chrono::steady_clock::now();
   auto policy = policy::load_policy_file(path);
   if (!policy) return fail(policy.errors());
   ir::Ruleset rs = compiler::compile(policy.value());
@@ -35,12 +37,17 @@ int apply(const std::string& path, bool inject_invalid) {
     bad.comment = "injected by the test";
     rs.rules.push_back(bad);
   }
+  const auto compiled = std::chrono::steady_clock::now();
   nft::NetlinkBackend backend;
   auto stats = backend.apply(rs);
   if (!stats) return fail(stats.errors());
+  const auto committed = std::chrono::steady_clock::now();
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::cout << "applied " << rs.policy_name << " version " << rs.policy_version << ": "
             << stats->messages << " messages, " << stats->set_elements << " set elements, "
-            << stats->bytes << " bytes in one transaction\n";
+            << stats->bytes << " bytes in one transaction\n"
+            << "load and compile " << ms(compiled - started) << " ms, netlink transaction " << ms(committed - compiled)
+            << " ms\n";
   return 0;
 }
 

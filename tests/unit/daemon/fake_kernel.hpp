@@ -32,7 +32,7 @@ class FakeKernel final : public nft::Kernel {
     f.xt_nfqueue = true;
     return f;
   }
-  Result<std::optional<nft::LiveTable>> read_table() override {
+  Result<std::optional<nft::LiveTable>> read_table(const nft::ReadOptions& = {}) override {
     if (!table) return std::optional<nft::LiveTable>{};
     return std::optional<nft::LiveTable>{nft::LiveTable{*table}};
   }
