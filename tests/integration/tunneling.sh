@@ -70,7 +70,18 @@ stop_iodine() {
   wait "$iodine_pid" 2>/dev/null
 }
 tunnel_up() { grep -q 'Connection setup complete' "$TEST_TMP/iodine-$1.log"; }
-iodine_exited() { ! kill -0 "$iodine_pid" 2>/dev/null; }
+detected() { ctl -o json events --kind tunnel | grep -q "\"registered_domain\":\"$1\""; }
+# never_up NAME SECONDS: the tunnel must not come up within SECONDS (a window several
+# times what it took without detection); fails as soon as it does.
+never_up() {
+  local deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    tunnel_up "$1" && return 1
+    kill -0 "$iodine_pid" 2>/dev/null || return 0  # iodine gave up
+    sleep 0.5
+  done
+  return 0
+}
 answered() { grep -q '^www\.example\.test\..*192\.0\.2\.80' <<<"$(in_ns "$ws" dig +tries=1 +time=2 @192.0.2.53 www.example.test 2>&1)"; }
 
 start_agent "$ws"
@@ -78,8 +89,12 @@ start_agent "$ws"
 # Without detection both tunnels work: iodine with its defaults (it picks NULL records)
 # and iodine forced to TXT records. This is what the detector must stop.
 check_output "apply with detection off" 'as generation 1' ctl apply "$TEST_TMP/off.toml"
+started=$SECONDS
 start_iodine null-off tun1.test
 wait_for "the NULL tunnel to come up without detection" 60 tunnel_up null-off
+up_seconds=$((SECONDS - started + 1))
+window=$((up_seconds * 5 > 15 ? up_seconds * 5 : 15))
+echo "   the NULL tunnel came up in about $up_seconds s; with detection it gets $window s to try."
 check "pings cross the NULL tunnel without detection" in_ns "$ws" ping -c 2 -W 2 -I dns-null-off 203.0.113.1
 stop_iodine
 start_iodine txt-off tun2.test -T TXT
@@ -91,14 +106,16 @@ stop_iodine
 check_output "apply with detection on" 'as generation 2' ctl apply "$TEST_TMP/on.toml"
 start_iodine null tun1.test
 check "ordinary lookups work while iodine tries" answered
-wait_for "iodine (NULL) to give up" 120 iodine_exited
-check_status "the NULL tunnel never came up" 1 tunnel_up null
+wait_for "the NULL tunnel to be detected" 30 detected tun1.test
+check "the NULL tunnel never came up" never_up null "$window"
+stop_iodine
 check_output "the agent reported the NULL tunnel with its signals and score" \
   '"registered_domain":"tun1\.test","signals":\["tunnel_type"\],"score":' ctl -o json events --kind tunnel
 
 start_iodine txt tun2.test -T TXT
-wait_for "iodine (TXT) to give up" 120 iodine_exited
-check_status "the TXT tunnel never came up" 1 tunnel_up txt
+wait_for "the TXT tunnel to be detected" 30 detected tun2.test
+check "the TXT tunnel never came up" never_up txt "$window"
+stop_iodine
 check_output "the TXT tunnel was detected" '"registered_domain":"tun2\.test"' ctl -o json events --kind tunnel
 check "ordinary lookups still work" answered
 check_output "stats count both detections" 'inspect_tunnel_detections +2 ' ctl stats
