@@ -266,14 +266,18 @@ class Loader {
   }
 
   // Reports every prefix that overlaps (or repeats) an earlier one in `all`.
-  void check_overlaps(std::vector<PlacedPrefix> all) {
-    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.prefix.address, a.prefix.length) <
-             std::tie(b.prefix.address, b.prefix.length);
+  void check_overlaps(const std::vector<PlacedPrefix>& all) {
+    // Sorted by first address (an index, so a million entries do not move their strings),
+    // a prefix can only overlap the widest one seen so far.
+    std::vector<uint32_t> order(all.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return std::tie(all[a].prefix.address, all[a].prefix.length) <
+             std::tie(all[b].prefix.address, all[b].prefix.length);
     });
-    // Sorted by first address, so a prefix can only overlap the widest one seen so far.
     const PlacedPrefix* widest = nullptr;
-    for (const auto& p : all) {
+    for (const uint32_t i : order) {
+      const PlacedPrefix& p = all[i];
       if (widest && widest->prefix.overlaps(p.prefix)) {
         const bool same = widest->prefix == p.prefix;
         error(p.where, p.key,
