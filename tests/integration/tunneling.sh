@@ -106,14 +106,14 @@ stop_iodine
 check_output "apply with detection on" 'as generation 2' ctl apply "$TEST_TMP/on.toml"
 start_iodine null tun1.test
 check "ordinary lookups work while iodine tries" answered
-wait_for "the NULL tunnel to be detected" 30 detected tun1.test
+wait_for "the NULL tunnel to be detected" 90 detected tun1.test
 check "the NULL tunnel never came up" never_up null "$window"
 stop_iodine
 check_output "the agent reported the NULL tunnel with its signals and score" \
   '"registered_domain":"tun1\.test","signals":\["tunnel_type"\],"score":' ctl -o json events --kind tunnel
 
 start_iodine txt tun2.test -T TXT
-wait_for "the TXT tunnel to be detected" 30 detected tun2.test
+wait_for "the TXT tunnel to be detected" 90 detected tun2.test
 check "the TXT tunnel never came up" never_up txt "$window"
 stop_iodine
 check_output "the TXT tunnel was detected" '"registered_domain":"tun2\.test"' ctl -o json events --kind tunnel
