@@ -14,26 +14,15 @@
 #include <vector>
 
 #include "dns/message.hpp"
+#include "dns/wire.hpp"
 #include "inspect/engine.hpp"
 
 namespace {
 
 using namespace dnsguard;
 
-std::vector<uint8_t> query(const std::string& name, uint16_t qtype = 1) {
-  std::vector<uint8_t> m = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    m.push_back(static_cast<uint8_t>(dot - start));
-    m.insert(m.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  m.insert(m.end(), {0, 0, static_cast<uint8_t>(qtype), 0, 1});
-  m.insert(m.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});  // OPT, 4096
-  return m;
-}
+// A query with an EDNS OPT record, as resolvers' clients send them.
+std::vector<uint8_t> query(const std::string& name, uint16_t qtype = 1) { return testing::query(name, qtype, true); }
 
 struct Fixture {
   std::shared_ptr<const inspect::Engine> engine;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "dns/message.hpp"
+#include "dns/wire.hpp"
 #include "inspect/engine.hpp"
 
 namespace {
@@ -37,22 +38,6 @@ struct Query {
   uint16_t qtype = 1;
   size_t payload = 0;  // tunnel payload bytes this query carries (0 for benign)
 };
-
-// ---- DNS names on the wire -------------------------------------------------------------
-
-std::vector<uint8_t> wire_query(const std::string& name, uint16_t qtype) {
-  std::vector<uint8_t> m = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    m.push_back(static_cast<uint8_t>(dot - start));
-    m.insert(m.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  m.insert(m.end(), {0, static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
-  return m;
-}
 
 // ---- Encodings the tunnels use -----------------------------------------------------------
 
@@ -262,7 +247,7 @@ struct Replayer {
   Clock::time_point start = Clock::time_point{} + 1000h;
 
   inspect::Verdict decide(const Query& q, const inspect::Client& client, std::chrono::milliseconds at) {
-    const auto m = wire_query(q.name, q.qtype);
+    const auto m = testing::query(q.name, q.qtype);
     dns::Query parsed;
     const auto err = dns::parse_query(m, parsed);
     return engine.decide(err == dns::ParseError::none ? &parsed : nullptr, err, client, start + at, state);

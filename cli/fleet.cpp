@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "api/tls.hpp"
+#include "duration.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 
 namespace dnsguard::cli {
@@ -136,17 +137,6 @@ void print(const FleetOptions& options, const std::vector<Row>& rows, const std:
   for (const auto& [policy, n] : by_policy) std::cout << "  " << policy << ": " << n << (n == 1 ? " agent\n" : " agents\n");
 }
 
-std::optional<uint32_t> parse_seconds(std::string_view s) {
-  uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc{} || ptr == s.data()) return std::nullopt;
-  const std::string_view unit(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  return std::nullopt;
-}
-
 int fail(const std::string& message) {
   std::cerr << "dnsguardctl: " << message << '\n';
   return 1;
@@ -206,7 +196,7 @@ int run_fleet(const FleetOptions& options, const std::string& verb, const std::v
       if (args[i] == "--dry-run") {
         req.set_dry_run(true);
       } else if (args[i] == "--confirm-within" && i + 1 < args.size()) {
-        auto d = parse_seconds(args[++i]);
+        auto d = parse_duration(args[++i]);
         if (!d || *d == 0) return fail("--confirm-within takes a duration such as 60s, 5m or 1h");
         req.set_confirm_within_seconds(*d);
       } else if (args[i] == "--canary" && i + 1 < args.size()) {

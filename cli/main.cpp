@@ -21,6 +21,7 @@
 
 #include "api/tls.hpp"
 #include "compiler/compile.hpp"
+#include "duration.hpp"
 #include "fleet.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 #include "policy/policy.hpp"
@@ -270,17 +271,6 @@ std::string describe(const v1::PolicyInfo& p) {
 }
 
 // "60", "60s", "2m", "1h" -> seconds; nullopt when malformed.
-std::optional<uint32_t> parse_duration(std::string_view s) {
-  uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc{} || ptr == s.data()) return std::nullopt;
-  const std::string_view unit(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  return std::nullopt;
-}
-
 // ---- verbs ----
 
 int validate(const std::vector<std::string>& args) {
@@ -324,7 +314,7 @@ int apply(Agent& agent, const Global& g, const std::vector<std::string>& args) {
     if (args[i] == "--dry-run") {
       req.set_dry_run(true);
     } else if (args[i] == "--confirm-within" && i + 1 < args.size()) {
-      auto d = parse_duration(args[++i]);
+      auto d = cli::parse_duration(args[++i]);
       if (!d || *d == 0) return usage("apply", "--confirm-within takes a duration such as 60s, 5m or 1h");
       req.set_confirm_within_seconds(*d);
     } else if (args[i] == "--expect-generation" && i + 1 < args.size()) {
@@ -491,7 +481,7 @@ int main(int argc, char** argv) {
       if (ec != std::errc{} || ptr != v.data() + v.size() || fleet.parallel == 0)
         return usage("", "--parallel takes a number of agents");
     } else if (args[i] == "--timeout" && has_value) {
-      auto d = parse_duration(args[++i]);
+      auto d = cli::parse_duration(args[++i]);
       if (!d || *d == 0) return usage("", "--timeout takes a duration such as 30s or 2m");
       fleet.timeout = std::chrono::seconds(*d);
     } else if (args[i] == "-o" && i + 1 < args.size()) {

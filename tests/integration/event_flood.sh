@@ -8,10 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-make_ns ws
-make_ns res
-link "$ws" to-res "$res" to-ws
-addr "$ws" to-res 192.0.2.10/24; addr "$res" to-ws 192.0.2.53/24
+resolver_link
 start_unbound "$res" corp 192.0.2.53
 
 policy() {  # policy FILE EVENTS(true|false)

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-make_ns ws
-make_ns res
-link "$ws" to-res "$res" to-ws
-addr "$ws" to-res 192.0.2.10/24;  addr "$res" to-ws 192.0.2.53/24
-addr "$ws" to-res fd00:53::10/64; addr "$res" to-ws fd00:53::53/64
+resolver_link
 
 unbound_data='bad.example.test. 300 IN A 192.0.2.66
 x.tracker.example.test. 300 IN A 192.0.2.67

@@ -6,10 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-make_ns ws
-make_ns res
-link "$ws" to-res "$res" to-ws
-addr "$ws" to-res 192.0.2.10/24; addr "$res" to-ws 192.0.2.53/24
+resolver_link
 ip -n "$ws" route add 203.0.113.0/24 dev to-res  # a rogue resolver's route, so only our rule stops it
 
 unbound_data='bad.example.test. 300 IN A 192.0.2.66'

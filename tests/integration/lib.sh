@@ -149,17 +149,23 @@ finish() {
 
 # ---- topologies ----
 
+# resolver_link: namespaces $ws and $res joined by a veth pair: the workstation at
+# 192.0.2.10 / fd00:53::10, the designated resolver's side at 192.0.2.53 / fd00:53::53.
+resolver_link() {
+  make_ns ws
+  make_ns res
+  link "$ws" to-res "$res" to-ws
+  addr "$ws" to-res 192.0.2.10/24;  addr "$res" to-ws 192.0.2.53/24
+  addr "$ws" to-res fd00:53::10/64; addr "$res" to-ws fd00:53::53/64
+}
+
 # workstation_topology: namespaces $ws, $res and $rogue; the workstation reaches the
 # designated resolver at 192.0.2.53 / fd00:53::53 (unbound) and a rogue one at
 # 203.0.113.53 / fd00:66::53 (dnsmasq, answering 203.0.113.99), both started.
 workstation_topology() {
-  make_ns ws
-  make_ns res
+  resolver_link
   make_ns rogue
-  link "$ws" to-res "$res" to-ws
   link "$ws" to-rogue "$rogue" to-ws
-  addr "$ws" to-res 192.0.2.10/24;     addr "$res" to-ws 192.0.2.53/24
-  addr "$ws" to-res fd00:53::10/64;    addr "$res" to-ws fd00:53::53/64
   addr "$ws" to-rogue 203.0.113.10/24; addr "$rogue" to-ws 203.0.113.53/24
   addr "$ws" to-rogue fd00:66::10/64;  addr "$rogue" to-ws fd00:66::53/64
   start_unbound "$res" corp 192.0.2.53 fd00:53::53

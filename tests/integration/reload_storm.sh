@@ -7,10 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-make_ns ws
-make_ns res
-link "$ws" to-res "$res" to-ws
-addr "$ws" to-res 192.0.2.10/24; addr "$res" to-ws 192.0.2.53/24
+resolver_link
 unbound_data='blocked-a.example.test. 300 IN A 192.0.2.81
 blocked-b.example.test. 300 IN A 192.0.2.82'
 start_unbound "$res" corp 192.0.2.53

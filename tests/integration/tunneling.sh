@@ -7,12 +7,9 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-make_ns ws
-make_ns res
+resolver_link
 make_ns tun
-link "$ws" to-res "$res" to-ws
 link "$res" to-tun "$tun" to-res
-addr "$ws" to-res 192.0.2.10/24;      addr "$res" to-ws 192.0.2.53/24
 addr "$res" to-tun 198.51.100.1/24;   addr "$tun" to-res 198.51.100.53/24
 addr "$tun" to-res 198.51.100.54/24
 
