@@ -140,7 +140,10 @@ v1::Event to_proto(const telemetry::Event& e) {
 
 grpc::Status authorize(const AccessPolicy& policy, bool certificate_peer, const std::vector<std::string>& identities,
                        std::string_view rpc, Role needed) {
-  if (!certificate_peer || needed == Role::reader) return grpc::Status::OK;
+  if (!policy.remote) return grpc::Status::OK;
+  if (!certificate_peer)
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the remote API needs a client certificate");
+  if (needed == Role::reader) return grpc::Status::OK;
   for (const auto& id : identities)
     if (std::find(policy.admin_identities.begin(), policy.admin_identities.end(), id) != policy.admin_identities.end())
       return grpc::Status::OK;
@@ -255,11 +258,9 @@ grpc::Status Service::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusReq
     resp->set_drift_detail(r->drift_detail);
     resp->set_has_previous(r->has_previous);
     resp->set_agent_version(DNSGUARD_VERSION);
-    if (r->last_apply_duration) {
-      const auto nanos = r->last_apply_duration->count();
-      resp->mutable_last_apply_duration()->set_seconds(nanos / 1'000'000'000);
-      resp->mutable_last_apply_duration()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-    }
+    if (r->last_apply_duration)
+      *resp->mutable_last_apply_duration() =
+          TimeUtil::NanosecondsToDuration(r->last_apply_duration->count());
     return grpc::Status::OK;
   });
 }

@@ -14,12 +14,14 @@
 
 namespace dnsguard::api {
 
-// Who may call what. Calls whose peer authenticated with a client certificate (the TCP
-// listener, mutual TLS) are checked: certificates naming one of `admin_identities` (the
-// subject CN or a subject alternative name) may call everything; any other valid client
-// may only read - GetStatus, GetStats, StreamEvents. Calls over the Unix socket carry no
-// certificate and are trusted: the socket's file mode guards them.
+// Who may call what. A Service serves one listener. The local one (the Unix socket,
+// guarded by its file mode) trusts every caller. The remote one (TCP, mutual TLS)
+// denies by default: a caller must have authenticated with a client certificate, and
+// only certificates naming one of `admin_identities` (CN or a subject alternative name)
+// may change anything; every other client may only read - GetStatus, GetStats,
+// StreamEvents.
 struct AccessPolicy {
+  bool remote = false;
   std::vector<std::string> admin_identities;
 };
 

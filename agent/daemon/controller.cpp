@@ -117,17 +117,23 @@ void Controller::publish(const std::string& kind, const std::string& message) {
 
 // What the read-back compares: every set element, except in the sets too large to read
 // back in reasonable time (their definitions are still compared).
-nft::ReadOptions Controller::read_options() const {
+nft::ReadOptions Controller::read_options(const std::optional<Compiled>& compiled) {
   nft::ReadOptions options;
-  if (running_)
-    for (const auto& set : running_->ruleset.sets)
+  if (compiled)
+    for (const auto& set : compiled->ruleset.sets)
       if (set.elements.size() > nft::kLargeSetRanges) options.sets_without_elements.push_back(set.name);
   return options;
 }
 
+void Controller::set_running(std::optional<Compiled> compiled) {
+  running_ = std::move(compiled);
+  std::lock_guard lock(telemetry_mutex_);
+  telemetry_ = running_ ? running_->policy.telemetry : policy::Telemetry{};
+}
+
 // Reads our table back right after we wrote it: the reference for drift.
 void Controller::record_table() {
-  auto live = kernel_.read_table(read_options());
+  auto live = kernel_.read_table(read_options(running_));
   applied_fingerprint_ = live && live.value() ? live.value()->fingerprint : std::string();
 }
 
@@ -151,10 +157,10 @@ Status Controller::start() {
       return errors;
     }
     // Someone changed our table while the agent was away: say so, then repair it.
-    running_ = compiled.value();  // what the read-back may leave out comes from it
-    if (auto live = kernel_.read_table(read_options()); live) {
+    if (auto live = kernel_.read_table(read_options(compiled.value())); live) {
       const bool missing = !live.value();
       if (missing || sha256_hex(live.value()->fingerprint) != state_.applied_table_sha256()) {
+        set_running(compiled.value());  // the event names the policy
         publish("drift", missing ? "table inet dnsguard was missing at start-up; re-applied"
                                  : "table inet dnsguard was changed outside the agent; re-applied");
       }
@@ -163,7 +169,7 @@ Status Controller::start() {
     if (auto s = set_inspector(compiled.value()); !s) return s.errors();
     auto applied = kernel_.apply(compiled->ruleset);
     if (!applied) return with_code(applied.errors(), ErrorCode::kernel);
-    running_ = std::move(compiled).value();
+    set_running(std::move(compiled).value());
     record_table();
     state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
     if (auto s = store_.save(state_); !s) return with_code(s.errors(), ErrorCode::storage);
@@ -217,7 +223,7 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
   }
   if (!inspects) (void)set_inspector(std::nullopt);
   state_ = std::move(next);
-  running_ = compiled;
+  set_running(compiled);
   record_table();
   state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
   (void)store_.save(state_);  // the fingerprint only speeds up drift checks at start
@@ -399,7 +405,7 @@ Result<AgentStatus> Controller::status() {
   if (state_.confirm_deadline_unix_ms() != 0)
     s.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
 
-  auto live = kernel_.read_table(read_options());
+  auto live = kernel_.read_table(read_options(running_));
   if (!live) return with_code(live.errors(), ErrorCode::kernel);
   if (s.enforcing && !live.value()) {
     s.drift = true;
@@ -420,13 +426,13 @@ Result<AgentStatus> Controller::status() {
 }
 
 bool Controller::events_to_stdout() {
-  std::lock_guard lock(mutex_);
-  return running_ && running_->policy.telemetry.events_stdout;
+  std::lock_guard lock(telemetry_mutex_);
+  return telemetry_.events_stdout;
 }
 
 std::string Controller::metrics_address() {
-  std::lock_guard lock(mutex_);
-  return running_ ? running_->policy.telemetry.metrics : std::string();
+  std::lock_guard lock(telemetry_mutex_);
+  return telemetry_.metrics;
 }
 
 Result<Stats> Controller::stats() {

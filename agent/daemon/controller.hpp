@@ -160,9 +160,14 @@ class Controller {
   std::mutex mutex_;  // serializes every request that reads or changes state
   AgentState state_;
   std::optional<Compiled> running_;  // the compiled current policy, while enforcing
-  nft::ReadOptions read_options() const;
+  static nft::ReadOptions read_options(const std::optional<Compiled>& compiled);
+  void set_running(std::optional<Compiled> compiled);
   std::string applied_fingerprint_;  // our table as read back right after our apply
   std::optional<std::chrono::nanoseconds> last_apply_duration_;
+  // The running policy's [telemetry], readable without mutex_ (which an apply holds for
+  // its whole kernel commit): the agent's main loop and event printer poll it.
+  mutable std::mutex telemetry_mutex_;
+  policy::Telemetry telemetry_;
   uint64_t applies_ = 0;
   nft::KernelFeatures features_;
 

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -184,13 +185,12 @@ Status apply_startup_policy(daemon::Controller& controller, const std::string& p
 
 }  // namespace
 
-// The TCP listener with mutual TLS: certificates read and checked now.
-Result<std::unique_ptr<grpc::Server>> start_tcp_server(api::Service& service, const Options& opt) {
-  auto tls = api::load_tls(opt.tls);
-  if (!tls) return tls.errors();
+// The TCP listener with mutual TLS.
+Result<std::unique_ptr<grpc::Server>> start_tcp_server(api::Service& service, const Options& opt,
+                                                       const api::TlsMaterial& tls) {
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(opt.listen, api::server_credentials(tls.value()), &port);
+  builder.AddListeningPort(opt.listen, api::server_credentials(tls), &port);
   builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
   builder.SetMaxSendMessageSize(api::kMaxMessageBytes);
   builder.RegisterService(&service);
@@ -243,7 +243,18 @@ int main(int argc, char** argv) {
     return usage_error("--tls-cert, --tls-key, --client-ca and --admin-identity go with --listen");
   if (!opt.listen.empty() && (opt.tls.certificate.empty() || opt.tls.key.empty() || opt.tls.ca.empty()))
     return usage_error("--listen needs --tls-cert, --tls-key and --client-ca: there is no plaintext TCP mode");
-  if (!opt.listen.empty()) api::require_tls13();  // before any gRPC object exists
+  // Certificates are checked before anything is applied or served.
+  std::optional<api::TlsMaterial> tls;
+  if (!opt.listen.empty()) {
+    auto loaded = api::load_tls(opt.tls);
+    if (!loaded) {
+      log(join_errors(loaded.errors()));
+      return 1;
+    }
+    tls = std::move(loaded).value();
+    api::require_tls13();  // before any gRPC object exists
+    opt.access.remote = true;
+  }
 
   ::umask(077);  // state files are the agent's alone
   // Signals are taken synchronously by the main thread; every other thread blocks them.
@@ -310,7 +321,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  api::Service service(controller, events, opt.access);
+  api::Service service(controller, events);  // the Unix socket: trusted
+  api::Service remote_service(controller, events, opt.access);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
   builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
@@ -328,10 +340,11 @@ int main(int argc, char** argv) {
   log("serving on " + opt.socket);
   std::unique_ptr<grpc::Server> tcp_server;
   if (!opt.listen.empty()) {
-    auto started = start_tcp_server(service, opt);
+    auto started = start_tcp_server(remote_service, opt, *tls);
     if (!started) {
       log(join_errors(started.errors()));
       service.shutdown();
+      remote_service.shutdown();
       server->Shutdown(std::chrono::system_clock::now());
       ::unlink(opt.socket.c_str());
       inspector.stop();
@@ -359,7 +372,9 @@ int main(int argc, char** argv) {
     if (sig == SIGHUP) {
       if (!tcp_server) {
         log("SIGHUP: nothing to reload (no --listen)");
-      } else if (auto fresh = start_tcp_server(service, opt); !fresh) {
+      } else if (auto reloaded = api::load_tls(opt.tls); !reloaded) {
+        log("SIGHUP: certificates not reloaded, the old ones stay in use:\n" + join_errors(reloaded.errors()));
+      } else if (auto fresh = start_tcp_server(remote_service, opt, reloaded.value()); !fresh) {
         log("SIGHUP: certificates not reloaded, the old ones stay in use:\n" + join_errors(fresh.errors()));
       } else {
         // The new listener shares the port (SO_REUSEPORT) before the old one goes.
@@ -389,6 +404,7 @@ int main(int argc, char** argv) {
   sd_notify(0, "STOPPING=1");
   log("stopping; the rules stay in place");
   service.shutdown();
+  remote_service.shutdown();
   if (tcp_server) tcp_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   ::unlink(opt.socket.c_str());

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -330,12 +331,14 @@ class Transaction {
     ++stats_.messages;
   }
 
+  // `table_flags` given: the table gets exactly these (an update clears others, e.g. a
+  // dormant flag set by hand); absent: whatever it has stays.
   void add_table(uint16_t type, uint16_t flags, const std::string& name, uint16_t family,
-                 uint32_t table_flags = 0) {
+                 std::optional<uint32_t> table_flags = std::nullopt) {
     Table t(nftnl_table_alloc());
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, family);
-    if (table_flags) nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, table_flags);
+    if (table_flags) nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, *table_flags);
     message(
         type, flags, (type == NFT_MSG_DELTABLE ? "delete table " : "create table ") + name,
         [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); }, family);
@@ -496,7 +499,7 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_back
   // chains that stay keep their hooks registered: unregistering a hook makes the kernel
   // drop every packet waiting in an NFQUEUE queue, which would lose in-flight queries
   // on each apply.
-  tx.add_table(NFT_MSG_NEWTABLE, NLM_F_CREATE, kTable, NFPROTO_INET);
+  tx.add_table(NFT_MSG_NEWTABLE, NLM_F_CREATE, kTable, NFPROTO_INET, 0u);
   if (live.table_exists) {
     Rule all(nftnl_rule_alloc());
     nftnl_rule_set_str(all.get(), NFTNL_RULE_TABLE, kTable.c_str());

@@ -83,6 +83,11 @@ in_ns "$host" "$NFT_TOOL" apply "$SOURCE_DIR/policies/workstation.toml" >/dev/nu
 in_ns "$host" nft add chain inet dnsguard sneaky
 in_ns "$host" "$NFT_TOOL" fingerprint >"$TEST_TMP/fp5"
 check "an added empty chain changes the reading" bash -c "! cmp -s '$TEST_TMP/fp1' '$TEST_TMP/fp5'"
+# An apply replaces the table in place; what was edited by hand must still go.
+in_ns "$host" nft add table inet dnsguard '{ flags dormant; }'
+in_ns "$host" "$NFT_TOOL" apply "$SOURCE_DIR/policies/workstation.toml" >/dev/null
+in_ns "$host" "$NFT_TOOL" fingerprint >"$TEST_TMP/fp6"
+check "an apply repairs every hand edit, a dormant flag and an extra chain included" cmp "$TEST_TMP/fp1" "$TEST_TMP/fp6"
 
 echo "# removal"
 check "remove deletes our table" in_ns "$host" "$NFT_TOOL" remove

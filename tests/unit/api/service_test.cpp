@@ -242,7 +242,7 @@ namespace dnsguard::api {
 namespace {
 
 TEST(Authorize, AdminIdentitiesMayChangePolicyOthersMayOnlyRead) {
-  const AccessPolicy policy{{"admin.fleet.example", "ops-admin"}};
+  const AccessPolicy policy{true, {"admin.fleet.example", "ops-admin"}};
   // A client certificate naming an admin identity (CN or SAN): everything.
   EXPECT_TRUE(authorize(policy, true, {"ops-admin"}, "Apply", Role::admin).ok());
   EXPECT_TRUE(authorize(policy, true, {"host7", "admin.fleet.example"}, "Rollback", Role::admin).ok());
@@ -252,10 +252,13 @@ TEST(Authorize, AdminIdentitiesMayChangePolicyOthersMayOnlyRead) {
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("Apply needs the admin role"));
   EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("(reader)"));
-  EXPECT_EQ(authorize(AccessPolicy{}, true, {"anyone"}, "Disable", Role::admin).error_code(),
+  EXPECT_EQ(authorize(AccessPolicy{true, {}}, true, {"anyone"}, "Disable", Role::admin).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  // The Unix socket: no certificate, trusted (its file mode guards it).
-  EXPECT_TRUE(authorize(policy, false, {}, "Apply", Role::admin).ok());
+  // The remote listener denies by default: no certificate, not even a read.
+  EXPECT_EQ(authorize(policy, false, {}, "GetStatus", Role::reader).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // The Unix socket's service: trusted (its file mode guards it).
+  EXPECT_TRUE(authorize(AccessPolicy{}, false, {}, "Apply", Role::admin).ok());
 }
 
 }  // namespace
