@@ -137,8 +137,8 @@ void BM_TunnelingFlood(benchmark::State& state) {
     }
   }
   const size_t after = resident_bytes();
-  state.counters["accounts"] = static_cast<double>(decisions.tunnels.accounts());
-  state.counters["detector_MiB"] = static_cast<double>(decisions.tunnels.memory_bytes()) / (1 << 20);
+  state.counters["accounts"] = static_cast<double>(decisions.tunnel_accounts());
+  state.counters["detector_MiB"] = static_cast<double>(decisions.tunnels().memory_bytes()) / (1 << 20);
   state.counters["rss_MiB"] = static_cast<double>(after) / (1 << 20);
   state.counters["rss_growth_MiB"] = static_cast<double>(after - before) / (1 << 20);
   state.counters["blocked"] = static_cast<double>(blocked);

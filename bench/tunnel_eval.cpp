@@ -242,15 +242,29 @@ std::vector<std::pair<std::chrono::milliseconds, Query>> workstation_day(std::mt
 // ---- Replay ------------------------------------------------------------------------------
 
 struct Replayer {
+  Replayer(const inspect::Engine& e, inspect::DecisionState& s) : engine(e), state(s) {}
   const inspect::Engine& engine;
   inspect::DecisionState& state;
+  inspect::RegisteredDomains domains;
   Clock::time_point start = Clock::time_point{} + 1000h;
 
-  inspect::Verdict decide(const Query& q, const inspect::Client& client, std::chrono::milliseconds at) {
+  struct Outcome {
+    inspect::Verdict verdict;
+    std::string registered_domain;  // as the detector sees it
+  };
+
+  Outcome decide(const Query& q, const inspect::Client& client, std::chrono::milliseconds at) {
     const auto m = testing::query(q.name, q.qtype);
     dns::Query parsed;
     const auto err = dns::parse_query(m, parsed);
-    return engine.decide(err == dns::ParseError::none ? &parsed : nullptr, err, client, start + at, state);
+    Outcome out;
+    out.verdict = engine.decide(err == dns::ParseError::none ? &parsed : nullptr, err, client, start + at, state);
+    if (err == dns::ParseError::none) {
+      std::array<uint64_t, 128> suffixes;
+      inspect::hash_suffixes(parsed.qname, suffixes);
+      out.registered_domain = parsed.qname.suffix(domains.first_label(parsed.qname, suffixes));
+    }
+    return out;
   }
 };
 
@@ -258,16 +272,6 @@ inspect::Client client_number(uint32_t n) {
   inspect::Client c;
   c.address = parse_prefix("fd00:e7a1::" + std::to_string(n)).prefix->address;
   return c;
-}
-
-std::string registered_domain(const std::string& name, const inspect::Verdict& v) {
-  size_t label = 0, pos = 0;
-  while (label < v.registered_label && pos != std::string::npos) {
-    pos = name.find('.', pos);
-    if (pos != std::string::npos) ++pos;
-    ++label;
-  }
-  return pos == std::string::npos ? name : name.substr(pos);
 }
 
 }  // namespace
@@ -311,7 +315,7 @@ int main(int argc, char** argv) {
   const auto settings = policy->inspect.tunneling;
   auto engine = inspect::Engine::build(policy.value()).value();
   inspect::DecisionState state;
-  Replayer replay{*engine, state};
+  Replayer replay(*engine, state);
   std::mt19937_64 rng(20261122);
 
   // Benign: every client's day, interleaved in time order.
@@ -323,12 +327,12 @@ int main(int argc, char** argv) {
   std::set<std::string> benign_domains, flagged;
   std::map<std::string, std::string> flagged_example;
   for (const auto& [t, c, q] : benign) {
-    const auto v = replay.decide(q, client_number(static_cast<uint32_t>(c)), t);
-    benign_domains.insert(registered_domain(q.name, v));
+    const auto [v, domain] = replay.decide(q, client_number(static_cast<uint32_t>(c)), t);
+    benign_domains.insert(domain);
     if (v.reason == inspect::Reason::tunneling) {
       ++benign_blocked;
-      const auto d = registered_domain(q.name, v);
-      if (flagged.insert(d).second) flagged_example[d] = q.name + " (" + inspect::signal_names(v.tunnel_signals) + ")";
+      if (flagged.insert(domain).second)
+        flagged_example[domain] = q.name + " (" + inspect::signal_names(v.tunnel_signals) + ")";
     }
   }
 
@@ -359,7 +363,7 @@ int main(int argc, char** argv) {
     bool blocked = false;
     uint16_t signals = 0;
     for (const auto& q : s.queries) {
-      const auto v = replay.decide(q, who, std::chrono::hours(hours) + t);
+      const auto v = replay.decide(q, who, std::chrono::hours(hours) + t).verdict;
       ++queries;
       if (v.reason == inspect::Reason::tunneling && v.action != inspect::Action::accept) {
         blocked = true;
@@ -385,7 +389,7 @@ int main(int argc, char** argv) {
               benign.size(), clients, hours, benign_domains.size(), benign_blocked, fp_share, flagged.size());
   for (const auto& [d, example] : flagged_example) std::printf("  flagged %s e.g. %s\n", d.c_str(), example.c_str());
   std::printf("settings: budget %u bytes/hour, %u names/hour, hold %u s; detector accounts in use: %zu\n",
-              settings.budget_bytes_per_hour, settings.names_per_hour, settings.hold_seconds, state.tunnels.accounts());
+              settings.budget_bytes_per_hour, settings.names_per_hour, settings.hold_seconds, state.tunnel_accounts());
   if (check && (missed || fast_late || slow_late || fp_share >= 0.01 || !flagged.empty())) {
     std::printf("targets NOT met\n");
     return 1;

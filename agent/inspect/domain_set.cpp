@@ -5,9 +5,9 @@ namespace {
 
 constexpr uint64_t kMultiplier = 0x100000001b3ULL * 2 + 1;  // odd, so the step is invertible
 
-// Spreads the polynomial hash over all 64 bits (MurmurHash3's finalizer); never 0,
-// which marks empty slots.
-uint64_t finish(uint64_t h) {
+}  // namespace
+
+uint64_t mix_hash(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
@@ -16,12 +16,10 @@ uint64_t finish(uint64_t h) {
   return h == 0 ? 1 : h;
 }
 
-}  // namespace
-
 uint64_t hash_name(std::string_view name) {
   uint64_t h = 0;
   for (size_t i = name.size(); i-- > 0;) h = h * kMultiplier + static_cast<uint8_t>(name[i]) + 1;
-  return finish(h);
+  return mix_hash(h);
 }
 
 void hash_suffixes(const dns::Name& name, std::array<uint64_t, 128>& out) {
@@ -29,7 +27,7 @@ void hash_suffixes(const dns::Name& name, std::array<uint64_t, 128>& out) {
   size_t label = name.label_count;
   for (size_t i = name.length; i-- > 0;) {
     h = h * kMultiplier + static_cast<uint8_t>(name.text[i]) + 1;
-    if (label > 0 && i == name.label_starts[label - 1]) out[--label] = finish(h);
+    if (label > 0 && i == name.label_starts[label - 1]) out[--label] = mix_hash(h);
   }
 }
 

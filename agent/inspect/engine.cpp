@@ -11,9 +11,7 @@ namespace {
 constexpr std::string_view kCanaryName = "use-application-dns.net";
 constexpr uint16_t kBlockDomainsSource = 0;
 
-bool is_domain_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-}
+bool is_domain_char(char c) { return c == '.' || is_hostname_byte(c); }
 
 // Lower-cases and checks a list entry; nullopt when it is not a domain name.
 std::optional<std::string> normalize(std::string_view text) {
@@ -75,11 +73,28 @@ std::string_view to_string(Reason r) {
   return "?";
 }
 
+uint64_t address_hash(const IpAddress& address) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (size_t i = 0; i < address.size(); ++i) h = (h ^ address.bytes[i]) * 1099511628211ULL;
+  return h;
+}
+
+TunnelDetector& DecisionState::tunnels() {
+  if (TunnelDetector* made = tunnels_.load(std::memory_order_acquire)) return *made;  // every later query
+  std::call_once(tunnels_made_, [this] { tunnels_.store(new TunnelDetector(), std::memory_order_release); });
+  return *tunnels_.load(std::memory_order_acquire);
+}
+
+size_t DecisionState::tunnel_accounts() const {
+  const TunnelDetector* t = tunnels_.load(std::memory_order_acquire);
+  return t ? t->accounts() : 0;
+}
+
+DecisionState::~DecisionState() { delete tunnels_.load(); }
+
 bool RateLimiter::allow(const Client& client, uint32_t per_second, uint32_t burst,
                         SteadyClock::time_point now) {
-  uint64_t key = 1469598103934665603ULL;
-  for (size_t i = 0; i < client.address.size(); ++i) key = (key ^ client.address.bytes[i]) * 1099511628211ULL;
-  key = (key ^ (client.uid ? *client.uid + 1ULL : 0)) * 1099511628211ULL;
+  const uint64_t key = mix_hash(address_hash(client.address) ^ (client.uid ? *client.uid + 1ULL : 0));
   Shard& shard = shards_[key % kShards];
   std::lock_guard lock(shard.mutex);
   auto it = shard.buckets.find(key);
@@ -220,7 +235,7 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
   }
   const auto& tunneling = settings_.tunneling;
   if (tunneling.enabled && !(tunneling_allowed_.size() != 0 && tunneling_allowed_.match(query->qname, suffixes))) {
-    const TunnelObservation seen = state.tunnels.observe(*query, suffixes, client, tunneling, now);
+    const TunnelObservation seen = state.tunnels().observe(*query, suffixes, client, tunneling, now);
     if (seen.held) {
       Verdict v;
       v.action = tunneling.action == policy::TunnelingAction::drop       ? Action::drop

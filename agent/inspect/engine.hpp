@@ -93,11 +93,27 @@ class RateLimiter {
   std::array<Shard, kShards> shards_;
 };
 
+// A hash of an address, for keys of per-client state.
+uint64_t address_hash(const IpAddress& address);
+
 // The state decisions read and update, owned by the caller and shared by its threads;
 // it outlives engines, so an apply keeps rate buckets and tunneling accounts.
-struct DecisionState {
+class DecisionState {
+ public:
+  DecisionState() = default;
+  ~DecisionState();
+  DecisionState(const DecisionState&) = delete;
+  DecisionState& operator=(const DecisionState&) = delete;
+
   RateLimiter rates;
-  TunnelDetector tunnels;
+  // Made on first use: an agent whose policies never turn tunneling detection on pays
+  // nothing for it (no public suffix list, no account table).
+  TunnelDetector& tunnels();
+  size_t tunnel_accounts() const;  // 0 until then
+
+ private:
+  std::once_flag tunnels_made_;
+  std::atomic<TunnelDetector*> tunnels_{nullptr};
 };
 
 // Reads a block list: one domain per line, or hosts format ("0.0.0.0 name [name...]");

@@ -1,22 +1,20 @@
 #include "inspect/tunnel.hpp"
 
 #include <libpsl.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
+#include "inspect/domain_set.hpp"
 #include "inspect/engine.hpp"
 
 namespace dnsguard::inspect {
 namespace {
 
 constexpr double kDecayMs = 3600.0 * 1000.0;  // one hour: budgets are per hour
-
-bool is_hostname_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
 
 // Types that carry more answer data than A/AAAA, which is why tunnels ask them.
 bool is_tunnel_favoured_type(uint16_t qtype) {
@@ -39,25 +37,24 @@ std::string_view label_at(const dns::Name& name, size_t i) {
   return name.view().substr(start, end - start);
 }
 
-uint64_t mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return h;
-}
-
 }  // namespace
 
-std::string signal_names(uint16_t signals) {
+std::vector<std::string_view> signal_list(uint16_t signals) {
   static constexpr std::pair<uint16_t, std::string_view> kNames[] = {
       {kSignalInformation, "information"}, {kSignalUniqueNames, "unique_names"},
       {kSignalLongLabel, "long_label"},    {kSignalLongName, "long_name"},
       {kSignalTunnelType, "tunnel_type"},  {kSignalBinaryLabel, "binary_label"}};
+  std::vector<std::string_view> out;
+  for (const auto& [bit, text] : kNames)
+    if (signals & bit) out.push_back(text);
+  return out;
+}
+
+std::string signal_names(uint16_t signals) {
   std::string out;
-  for (const auto& [bit, text] : kNames) {
-    if (!(signals & bit)) continue;
+  for (const auto name : signal_list(signals)) {
     if (!out.empty()) out += ',';
-    out += text;
+    out += name;
   }
   return out;
 }
@@ -73,7 +70,7 @@ double label_information_bits(std::string_view label) {
     const bool digit = c >= '0' && c <= '9';
     digits &= digit;
     hex &= digit || (c >= 'a' && c <= 'f');
-    hostname &= is_hostname_char(c);
+    hostname &= is_hostname_byte(ch);
   }
   // The smallest alphabet that spells the label bounds what each character can carry.
   const double alphabet_bits = digits ? std::log2(10.0) : hex ? 4.0 : hostname ? std::log2(38.0) : 7.0;
@@ -131,14 +128,15 @@ size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<ui
   // The public suffix is the longest listed suffix. Listed suffixes can skip a level
   // ("*.kawasaki.jp" without "kawasaki.jp"), so the walk ends at the second unlisted
   // level in a row, which also keeps a tunnel's encoded labels out of the cache.
+  // Suffixes with bytes no hostname has are never public; each step checks one label.
   size_t public_labels = 1;
   size_t unlisted_in_a_row = 0;
+  bool plain = true;
   for (size_t k = 1; k <= std::min<size_t>(labels, 8); ++k) {
     const size_t index = labels - k;
-    const std::string_view suffix = name.suffix(index);
-    const bool plain = std::all_of(suffix.begin(), suffix.end(),
-                                   [](char c) { return c == '.' || is_hostname_char(static_cast<unsigned char>(c)); });
-    if (plain && is_public_suffix(suffix, suffix_hashes[index])) {
+    const std::string_view label = label_at(name, index);
+    plain = plain && std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_byte(c); });
+    if (plain && is_public_suffix(name.suffix(index), suffix_hashes[index])) {
       public_labels = k;
       unlisted_in_a_row = 0;
     } else if (++unlisted_in_a_row == 2) {
@@ -148,26 +146,22 @@ size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<ui
   return labels > public_labels ? labels - public_labels - 1 : 0;
 }
 
-size_t RegisteredDomains::cached() const {
-  size_t n = 0;
-  for (size_t i = 0; i < kCacheSlots; ++i) n += cache_[i].load(std::memory_order_relaxed) != 0;
-  return n;
-}
-
-void TunnelDetector::Free::operator()(void* p) const { std::free(p); }
-
 TunnelDetector::TunnelDetector(size_t max_accounts) : buckets_(std::max<size_t>(1, max_accounts / kWays)) {
-  // Account is an implicit-lifetime aggregate whose all-zero bytes are its initial state.
-  keys_.reset(static_cast<uint64_t*>(std::aligned_alloc(64, buckets_ * kWays * sizeof(uint64_t))));
-  if (keys_) std::memset(keys_.get(), 0, buckets_ * kWays * sizeof(uint64_t));
-  accounts_.reset(static_cast<Account*>(std::calloc(buckets_ * kWays, sizeof(Account))));
-  if (!keys_ || !accounts_) throw std::bad_alloc();
+  const size_t key_bytes = buckets_ * kWays * sizeof(uint64_t);  // a multiple of 64
+  mapping_bytes_ = key_bytes + buckets_ * kWays * sizeof(Account);
+  mapping_ = ::mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapping_ == MAP_FAILED) throw std::bad_alloc();
+  // Both are implicit-lifetime types whose all-zero bytes are their initial state.
+  keys_ = static_cast<uint64_t*>(mapping_);
+  accounts_ = reinterpret_cast<Account*>(static_cast<char*>(mapping_) + key_bytes);
 }
+
+TunnelDetector::~TunnelDetector() { ::munmap(mapping_, mapping_bytes_); }
 
 TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now_ms) {
   const size_t first = bucket_of(key) * kWays;
-  uint64_t* keys = keys_.get() + first;
-  Account* accounts = accounts_.get() + first;
+  uint64_t* keys = keys_ + first;
+  Account* accounts = accounts_ + first;
   for (size_t i = 0; i < kWays; ++i)
     if (keys[i] == key) return accounts[i];
   size_t victim = kWays;
@@ -209,13 +203,10 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   for (size_t i = 0; i < registered; ++i) {
     const std::string_view label = label_at(name, i);
     if (label.size() > kMaxNormalLabel) signals |= kSignalLongLabel;
-    if (!std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_char(static_cast<unsigned char>(c)); }))
-      signals |= kSignalBinaryLabel;
+    if (!std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_byte(c); })) signals |= kSignalBinaryLabel;
   }
 
-  uint64_t key = 1469598103934665603ULL;
-  for (size_t i = 0; i < client.address.size(); ++i) key = (key ^ client.address.bytes[i]) * 1099511628211ULL;
-  key = mix(key ^ suffix_hashes[registered]) | 1;  // never 0, which marks a free slot
+  const uint64_t key = mix_hash(address_hash(client.address) ^ suffix_hashes[registered]) | 1;  // 0: a free slot
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);
@@ -232,7 +223,6 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   if (a.held_until_ms > now_ms) {
     out.held = true;
     out.signals = a.signals;
-    out.information_bytes = a.information;
     out.score = a.information / budget;
     return out;
   }
@@ -256,7 +246,6 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   }
   if (a.information >= budget) signals |= kSignalInformation;
   if (a.names >= static_cast<float>(settings.names_per_hour)) signals |= kSignalUniqueNames;
-  out.information_bytes = a.information;
   out.score = a.information / budget;
   if (signals != 0) {
     a.signals = signals;
@@ -272,7 +261,7 @@ size_t TunnelDetector::accounts() const {
   size_t n = 0;
   for (size_t b = 0; b < buckets_; ++b) {
     std::lock_guard lock(stripes_[b % kStripes]);
-    for (size_t i = 0; i < kWays; ++i) n += keys_.get()[b * kWays + i] != 0;
+    for (size_t i = 0; i < kWays; ++i) n += keys_[b * kWays + i] != 0;
   }
   return n;
 }

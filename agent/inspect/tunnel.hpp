@@ -30,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dns/message.hpp"
 #include "policy/policy.hpp"
@@ -48,7 +49,8 @@ enum TunnelSignal : uint16_t {
   kSignalTunnelType = 1 << 4,   // NULL or a private-use type
   kSignalBinaryLabel = 1 << 5,  // bytes outside the hostname alphabet (e.g. base128)
 };
-// "information,long_label"
+// {"information", "long_label"}, and as text "information,long_label".
+std::vector<std::string_view> signal_list(uint16_t signals);
 std::string signal_names(uint16_t signals);
 
 // Longest label and name that real names use; longer ones are a per-query signal.
@@ -70,7 +72,6 @@ class RegisteredDomains {
   // Index of the label where the registered domain starts (1 for "www.example.com";
   // 0 when the whole name is registered domain or public suffix).
   size_t first_label(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes);
-  size_t cached() const;
   size_t memory_bytes() const { return kCacheSlots * sizeof(uint64_t); }
 
  private:
@@ -89,7 +90,6 @@ struct TunnelObservation {
   bool detected_now = false;  // this query made the detection: report it
   uint16_t signals = 0;
   float score = 0;            // estimated outbound bytes / budget
-  float information_bytes = 0;
   uint8_t registered_label = 0;  // where the registered domain starts in the query's name
 };
 
@@ -99,6 +99,9 @@ class TunnelDetector {
  public:
   static constexpr size_t kWays = 8;
   explicit TunnelDetector(size_t max_accounts = 32768);
+  ~TunnelDetector();
+  TunnelDetector(const TunnelDetector&) = delete;
+  TunnelDetector& operator=(const TunnelDetector&) = delete;
 
   TunnelObservation observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
                             const Client& client, const policy::Tunneling& settings,
@@ -107,7 +110,8 @@ class TunnelDetector {
   size_t memory_bytes() const;  // accounts in use and the suffix cache
 
  private:
-  struct Account {
+  // One cache line: a query touches its bucket's keys and one account.
+  struct alignas(64) Account {
     int64_t last_ms = 0;
     int64_t held_until_ms = 0;
     float information = 0;  // decayed estimate of outbound bytes
@@ -116,22 +120,22 @@ class TunnelDetector {
     float odd_queries = 0;  // of which of the types tunnels favour
     uint16_t signals = 0;
     uint8_t recent_next = 0;
-    std::array<uint32_t, 16> recent{};  // fingerprints of names seen lately
+    std::array<uint32_t, 7> recent{};  // fingerprints of names seen lately
   };
+  static_assert(sizeof(Account) == 64);
   static constexpr size_t kStripes = 64;
 
   Account& find_or_claim(uint64_t key, int64_t now_ms);
   size_t bucket_of(uint64_t key) const { return (key >> 1) % buckets_; }  // bit 0 is always set
 
-  struct Free {
-    void operator()(void* p) const;
-  };
   size_t buckets_;
   mutable std::array<std::mutex, kStripes> stripes_;
-  // buckets_ * kWays slots from calloc, so untouched pages cost no memory. A bucket's
-  // keys share one cache line (0: a free way); the accounts are beside them.
-  std::unique_ptr<uint64_t, Free> keys_;
-  std::unique_ptr<Account, Free> accounts_;
+  // buckets_ * kWays slots in one anonymous mapping: zero pages, so untouched slots cost
+  // no memory. A bucket's keys share one cache line (0: a free way), then the accounts.
+  void* mapping_ = nullptr;
+  size_t mapping_bytes_ = 0;
+  uint64_t* keys_ = nullptr;
+  Account* accounts_ = nullptr;
   RegisteredDomains domains_;
 };
 

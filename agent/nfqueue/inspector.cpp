@@ -337,12 +337,7 @@ class Inspector::QueueThread {
       case inspect::Reason::tunneling: {
         e.rule = "inspect.tunneling";
         if (query) e.registered_domain = presentation(query->qname.suffix(v.registered_label));
-        const std::string names = inspect::signal_names(v.tunnel_signals);
-        for (std::string_view rest = names; !rest.empty();) {
-          const size_t comma = rest.find(',');
-          e.signals.emplace_back(rest.substr(0, comma));
-          rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-        }
+        for (const auto name : inspect::signal_list(v.tunnel_signals)) e.signals.emplace_back(name);
         e.score = v.tunnel_score;
         break;
       }
@@ -569,7 +564,7 @@ InspectorStats Inspector::stats() const {
   for (size_t i = 0; i < s.reasons.size(); ++i) s.reasons[i] = reasons_[i].load();
   s.answers_injected = injected_.load();
   s.tunnel_detections = tunnel_detections_.load();
-  s.tunnel_accounts = decisions_.tunnels.accounts();
+  s.tunnel_accounts = decisions_.tunnel_accounts();
   s.latency = latency_.snapshot();
   s.tcp_resets = resets_.load();
   s.inject_errors = inject_errors_.load();
