@@ -1,5 +1,7 @@
 #include "nfqueue/inspector.hpp"
 
+#include "nfqueue/netlink.hpp"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -7,7 +9,6 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pwd.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,7 +31,6 @@ namespace dnsguard::nfqueue {
 namespace {
 
 constexpr size_t kBatch = 64;           // packets read before verdicts go back
-constexpr size_t kMaxQueues = 64;       // policy limit on inspect.queues
 constexpr size_t kMessageBuffer = 8192; // one queued packet: copy range plus attributes
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -43,24 +43,6 @@ std::string_view event_kind(inspect::Reason r) {
     default: return "block";
   }
 }
-
-// The user name for a uid, remembered (events are few, but /etc/passwd is a file read).
-std::string user_name(uint32_t uid, std::map<uint32_t, std::string>& cache) {
-  auto it = cache.find(uid);
-  if (it != cache.end()) return it->second;
-  passwd entry{};
-  passwd* found = nullptr;
-  std::array<char, 4096> buffer{};
-  std::string name;
-  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) name = found->pw_name;
-  if (cache.size() < 1024) cache.emplace(uid, name);
-  return name;
-}
-
-struct SocketCloser {
-  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using NetlinkSocket = std::unique_ptr<mnl_socket, SocketCloser>;
 
 class Fd {
  public:
@@ -78,19 +60,6 @@ class Fd {
  private:
   int fd_;
 };
-
-// Sends one configuration message and waits for the kernel's acknowledgement.
-int configure_queue(mnl_socket* nl, nlmsghdr* nlh) {
-  nlh->nlmsg_flags |= NLM_F_ACK;
-  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr));
-  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-  if (n < 0) return errno;
-  if (mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
-    return errno;
-  return 0;
-}
 
 }  // namespace
 
@@ -150,7 +119,7 @@ class Inspector::QueueThread {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-    if (int err = configure_queue(nl_.get(), nlh))
+    if (int err = request_with_ack(nl_.get(), nlh))
       return make_error("cannot bind NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err) +
                         (err == EBUSY ? " (another process serves this queue)" : ""));
     nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
@@ -162,7 +131,7 @@ class Inspector::QueueThread {
     if (fail_open) flags |= NFQA_CFG_F_FAIL_OPEN;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
-    if (int err = configure_queue(nl_.get(), nlh))
+    if (int err = request_with_ack(nl_.get(), nlh))
       return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
 
     raw4_ = Fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
@@ -353,7 +322,7 @@ class Inspector::QueueThread {
     }
     if (client.uid) {
       e.uid = client.uid;
-      e.user = user_name(*client.uid, users_);
+      e.user = users_.of(*client.uid);
     }
     if (query) {
       e.qname = presentation(query->qname.view());
@@ -475,7 +444,7 @@ class Inspector::QueueThread {
   timespec wall_now_{};                   // the same instant, for dnstap
   telemetry::EventSampler sampler_;
   uint64_t pending_suppressed_ = 0;
-  std::map<uint32_t, std::string> users_;
+  UserNames users_;
 };
 
 Inspector::Inspector(InspectorOptions options) : options_(options) {}
@@ -500,7 +469,7 @@ Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint1
     if (installed_ && installed_->dnstap && installed_->dnstap->target() == target) {
       installed->dnstap = installed_->dnstap;
     } else {
-      auto writer = telemetry::DnstapWriter::open(target, kMaxQueues);
+      auto writer = telemetry::DnstapWriter::open(target, policy::kMaxInspectQueues);
       if (!writer) return writer.errors();
       installed->dnstap = writer.value();
     }

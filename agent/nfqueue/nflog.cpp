@@ -4,13 +4,12 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-#include <pwd.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <map>
+#include <vector>
 
 #include "nfqueue/packet.hpp"
 
@@ -20,31 +19,12 @@ namespace {
 nlmsghdr* config_header(char* buf, uint16_t group) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr));
+  nlh->nlmsg_flags = NLM_F_REQUEST;
   auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
   nfg->nfgen_family = AF_UNSPEC;
   nfg->version = NFNETLINK_V0;
   nfg->res_id = htons(group);
   return nlh;
-}
-
-int send_config(mnl_socket* nl, nlmsghdr* nlh) {
-  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  const ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-  if (n < 0) return errno;
-  if (mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr, nullptr) < 0)
-    return errno;
-  return 0;
-}
-
-std::string user_name(uint32_t uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  std::array<char, 4096> buffer{};
-  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) return found->pw_name;
-  return {};
 }
 
 }  // namespace
@@ -54,46 +34,42 @@ DeniedAttemptLog::DeniedAttemptLog(telemetry::EventLog& events, uint16_t group) 
 DeniedAttemptLog::~DeniedAttemptLog() { stop(); }
 
 Status DeniedAttemptLog::start() {
-  mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+  NetlinkSocket nl(mnl_socket_open(NETLINK_NETFILTER));
   if (!nl) return make_error(std::string("cannot open a netfilter socket for NFLOG: ") + std::strerror(errno));
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-    mnl_socket_close(nl);
+  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
     return make_error(std::string("cannot bind a netfilter socket: ") + std::strerror(errno));
-  }
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = config_header(buf, group_);
   nfulnl_msg_config_cmd cmd{NFULNL_CFG_CMD_BIND};
   mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof cmd, &cmd);
-  if (int err = send_config(nl, nlh)) {
-    mnl_socket_close(nl);
+  if (int err = request_with_ack(nl.get(), nlh))
     return make_error("cannot bind NFLOG group " + std::to_string(group_) + ": " + std::strerror(err) +
                       (err == EBUSY ? " (another program reads this group)" : ""));
-  }
   nlh = config_header(buf, group_);
   nfulnl_msg_config_mode mode{};
   mode.copy_range = htonl(0xffff);
   mode.copy_mode = NFULNL_COPY_PACKET;
   mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
-  send_config(nl, nlh);
+  if (int err = request_with_ack(nl.get(), nlh))
+    return make_error("cannot set the NFLOG copy mode: " + std::string(std::strerror(err)));
   const timeval wake{0, 200'000};  // reads time out so stop() is noticed
-  setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake);
-  socket_ = nl;
-  fd_ = mnl_socket_get_fd(nl);
+  setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake);
+  socket_ = std::move(nl);
   stop_ = false;
-  thread_ = std::thread([this] { run(fd_); });
+  thread_ = std::thread([this] { run(); });
   return ok_status();
 }
 
 void DeniedAttemptLog::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  if (socket_) mnl_socket_close(static_cast<mnl_socket*>(socket_));
-  socket_ = nullptr;
+  socket_.reset();
 }
 
-void DeniedAttemptLog::run(int fd) {
+void DeniedAttemptLog::run() {
+  const int fd = mnl_socket_get_fd(socket_.get());
   std::vector<char> buf(70000);
-  std::map<uint32_t, std::string> users;
+  UserNames users;
   while (!stop_) {
     const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
     if (n <= 0) continue;
@@ -122,9 +98,7 @@ void DeniedAttemptLog::run(int fd) {
       }
       if (attrs[NFULA_UID]) {
         e.uid = ntohl(mnl_attr_get_u32(attrs[NFULA_UID]));
-        auto it = users.find(*e.uid);
-        if (it == users.end()) it = users.emplace(*e.uid, user_name(*e.uid)).first;
-        e.user = it->second;
+        e.user = users.of(*e.uid);
       }
       if (attrs[NFULA_PAYLOAD]) {
         const auto view = parse_packet({static_cast<const uint8_t*>(mnl_attr_get_payload(attrs[NFULA_PAYLOAD])),

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "nfqueue/netlink.hpp"
 #include "telemetry/event_log.hpp"
 
 namespace dnsguard::nfqueue {
@@ -25,14 +26,13 @@ class DeniedAttemptLog {
   void stop();
 
  private:
-  void run(int fd);
+  void run();
 
   telemetry::EventLog& events_;
   const uint16_t group_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  int fd_ = -1;
-  void* socket_ = nullptr;  // mnl_socket, kept opaque so libmnl stays out of this header
+  NetlinkSocket socket_;
 };
 
 }  // namespace dnsguard::nfqueue

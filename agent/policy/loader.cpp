@@ -534,7 +534,7 @@ class Loader {
                 "block_domains", "block_lists", "allow_domains", "deny_qtypes", "tunneling",
                 "rate_limit"});
     in.enabled = boolean(t, p, "enabled", false);
-    if (auto q = integer(t, p, "queues", 1, 64)) in.queues = static_cast<uint16_t>(*q);
+    if (auto q = integer(t, p, "queues", 1, kMaxInspectQueues)) in.queues = static_cast<uint16_t>(*q);
     in.fail = choice<FailMode>(t, p, "fail", FailMode::open,
                                {{"open", FailMode::open}, {"closed", FailMode::closed}})
                   .value_or(FailMode::open);

@@ -90,6 +90,9 @@ struct ClientRateLimit {
   uint32_t burst = 0;
 };
 
+// Queue threads one agent may run (inspect.queues): each holds a socket and a thread.
+inline constexpr uint16_t kMaxInspectQueues = 64;
+
 struct Inspect {
   bool enabled = false;
   uint16_t queues = 1;

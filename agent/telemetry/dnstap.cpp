@@ -21,13 +21,21 @@ void fill(dnstap::Message& m, const DnstapEndpoint& client, const DnstapEndpoint
   m.set_response_port(server.port);
 }
 
-std::string frame(const dnstap::Message& m) {
+// The envelope; the caller fills its message in place.
+dnstap::Dnstap envelope() {
   dnstap::Dnstap d;
   d.set_type(dnstap::Dnstap::MESSAGE);
   d.set_identity("dnsguard");
   d.set_version(DNSGUARD_VERSION);
-  *d.mutable_message() = m;
-  return d.SerializeAsString();
+  return d;
+}
+
+// Serializes straight into the buffer the writer thread will free.
+std::pair<void*, size_t> serialize(const dnstap::Dnstap& d) {
+  const size_t size = d.ByteSizeLong();
+  void* buffer = std::malloc(size);
+  if (buffer) d.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(buffer));
+  return {buffer, size};
 }
 
 }  // namespace
@@ -62,18 +70,10 @@ Result<std::shared_ptr<DnstapWriter>> DnstapWriter::open(const std::string& targ
 
 DnstapWriter::~DnstapWriter() { fstrm_iothr_destroy(&iothr_); }
 
-void DnstapWriter::submit(size_t queue, const std::string& data) {
-  if (queue >= queues_) return;
-  fstrm_iothr_queue* q = fstrm_iothr_get_input_queue_idx(iothr_, queue);
-  void* copy = std::malloc(data.size());
-  if (!copy || !q) {
-    std::free(copy);
-    ++dropped_;
-    return;
-  }
-  std::memcpy(copy, data.data(), data.size());
-  if (fstrm_iothr_submit(iothr_, q, copy, data.size(), fstrm_free_wrapper, nullptr) != fstrm_res_success) {
-    std::free(copy);  // the queue is full: the collector is behind
+void DnstapWriter::submit(size_t queue, void* frame, size_t size) {
+  fstrm_iothr_queue* q = queue < queues_ ? fstrm_iothr_get_input_queue_idx(iothr_, queue) : nullptr;
+  if (!frame || !q || fstrm_iothr_submit(iothr_, q, frame, size, fstrm_free_wrapper, nullptr) != fstrm_res_success) {
+    std::free(frame);  // no memory, no such queue, or it is full: the collector is behind
     ++dropped_;
     return;
   }
@@ -82,26 +82,30 @@ void DnstapWriter::submit(size_t queue, const std::string& data) {
 
 void DnstapWriter::client_query(size_t queue, const DnstapEndpoint& client, const DnstapEndpoint& server, bool tcp,
                                 std::span<const uint8_t> message, timespec when) {
-  dnstap::Message m;
+  dnstap::Dnstap d = envelope();
+  dnstap::Message& m = *d.mutable_message();
   m.set_type(dnstap::Message::CLIENT_QUERY);
   fill(m, client, server, tcp);
   m.set_query_time_sec(static_cast<uint64_t>(when.tv_sec));
   m.set_query_time_nsec(static_cast<uint32_t>(when.tv_nsec));
   m.set_query_message(message.data(), message.size());
-  submit(queue, frame(m));
+  const auto [frame, size] = serialize(d);
+  submit(queue, frame, size);
 }
 
 void DnstapWriter::client_response(size_t queue, const DnstapEndpoint& client, const DnstapEndpoint& server,
                                    bool tcp, std::span<const uint8_t> query, std::span<const uint8_t> response,
                                    timespec when) {
-  dnstap::Message m;
+  dnstap::Dnstap d = envelope();
+  dnstap::Message& m = *d.mutable_message();
   m.set_type(dnstap::Message::CLIENT_RESPONSE);
   fill(m, client, server, tcp);
   m.set_query_message(query.data(), query.size());
   m.set_response_time_sec(static_cast<uint64_t>(when.tv_sec));
   m.set_response_time_nsec(static_cast<uint32_t>(when.tv_nsec));
   m.set_response_message(response.data(), response.size());
-  submit(queue, frame(m));
+  const auto [frame, size] = serialize(d);
+  submit(queue, frame, size);
 }
 
 }  // namespace dnsguard::telemetry

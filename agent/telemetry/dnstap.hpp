@@ -42,7 +42,8 @@ class DnstapWriter {
  private:
   DnstapWriter(std::string target, fstrm_iothr* iothr, size_t queues)
       : target_(std::move(target)), iothr_(iothr), queues_(queues) {}
-  void submit(size_t queue, const std::string& frame);
+  // Hands a malloc'd, serialized frame to the writer thread, which frees it.
+  void submit(size_t queue, void* frame, size_t size);
 
   std::string target_;
   fstrm_iothr* iothr_;

@@ -61,14 +61,23 @@ inspected() { ctl stats | awk '$1 == "inspect_packets" { print $2 }'; }
 packets_before=$(inspected)
 load_flowing() { (($(inspected) > packets_before + 200)); }
 wait_for "the load to reach the inspector" 5 load_flowing
+# Each generation must carry live queries before the next apply replaces it, so the
+# load covers the whole storm however fast the applies go.
+generation_inspected() { (($(inspected) > generation_packets + 20)); }
 storm_ok=1
+generations_with_load=0
 storm_start=$SECONDS
 for i in $(seq 100); do
   if ((i % 2)); then p=b; else p=a; fi
   ctl apply "$TEST_TMP/$p.toml" >"$TEST_TMP/apply.out" 2>&1 || { storm_ok=0; cat "$TEST_TMP/apply.out"; break; }
+  generation_packets=$(inspected)
+  deadline=$((SECONDS + 5))
+  until generation_inspected || ((SECONDS >= deadline)); do sleep 0.01; done
+  generation_inspected && generations_with_load=$((generations_with_load + 1))
 done
 echo "   100 applies in $((SECONDS - storm_start)) s"
 check "100 applies in a row under load all succeeded" test "$storm_ok" -eq 1
+check "every one of the 100 generations inspected live queries" test "$generations_with_load" -eq 100
 check_output "the agent counted them" '^generation +103$' ctl status
 storm_running() { kill -0 "$load" 2>/dev/null; }
 check "the load was still running when the storm ended" storm_running
@@ -81,7 +90,7 @@ echo "   dnsperf: $(field 'Queries sent' "$TEST_TMP/load.out") sent, $(field 'Qu
 check "no query lost during the storm" test "$(field 'Queries lost' "$TEST_TMP/load.out")" -eq 0
 check "every completed query answered NOERROR by unbound" \
   test "$(rcode NOERROR "$TEST_TMP/load.out")" -eq "$(field 'Queries completed' "$TEST_TMP/load.out")"
-check "and the load was real: over 10,000 queries" test "$(field 'Queries completed' "$TEST_TMP/load.out")" -gt 10000
+check "and the load was real: over 2,000 queries" test "$(field 'Queries completed' "$TEST_TMP/load.out")" -gt 2000
 
 # Nothing leaked: file descriptors, threads, kernel objects; memory flat.
 ip netns exec "$ws" nft list table inet dnsguard 2>/dev/null | sed 's/handle [0-9]*//' >"$TEST_TMP/table-after.txt"
