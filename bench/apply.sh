@@ -40,9 +40,10 @@ start_agent() {
 mib() { awk -v k="$2" '$1 == k":" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-best_of() {  # best_of CMD...: fastest wall time in ms over $repeat runs
-  local best=999999999 t0 t
-  for ((i = 0; i < repeat; i++)); do
+best_of() {  # best_of RUNS CMD...: fastest wall time in ms over RUNS runs
+  local runs=$1 best=999999999 t0 t i
+  shift
+  for ((i = 0; i < runs; i++)); do
     t0=$(now_ms)
     "$@" >/dev/null
     t=$(($(now_ms) - t0))
@@ -55,7 +56,7 @@ echo "| prefixes | dnsguard backend (ms) | nft -f (ms) | compile to text (ms) | 
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in "${sizes[@]}"; do
   runs=$repeat
-  ((n >= 1000000)) && repeat=1
+  ((n >= 1000000)) && runs=1  # a million prefixes once is enough
   policy="$tmp/p$n.toml"
   {
     printf '[policy]\nname = "bench"\nversion = 1\n[egress]\n[[egress.resolvers]]\nname = "many"\naddresses = [\n'
@@ -63,9 +64,9 @@ for n in "${sizes[@]}"; do
     printf ']\n'
   } >"$policy"
   "$build/cli/dnsguardctl" compile "$policy" >"$tmp/p$n.nft"
-  ours=$(best_of ip netns exec "$ns" "$build/tests/dnsguard-nft-tool" apply "$policy")
-  theirs=$(best_of ip netns exec "$ns" nft -f "$tmp/p$n.nft")
-  compile=$(best_of "$build/cli/dnsguardctl" compile "$policy")
+  ours=$(best_of "$runs" ip netns exec "$ns" "$build/tests/dnsguard-nft-tool" apply "$policy")
+  theirs=$(best_of "$runs" ip netns exec "$ns" nft -f "$tmp/p$n.nft")
+  compile=$(best_of "$runs" "$build/cli/dnsguardctl" compile "$policy")
   ip netns exec "$ns" nft delete table inet dnsguard
   start_agent
   t0=$(now_ms)
@@ -75,7 +76,6 @@ for n in "${sizes[@]}"; do
   peak=$(mib "$agent" VmHWM)
   stop_agent
   ip netns exec "$ns" nft delete table inet dnsguard
-  repeat=$runs
   echo "| $n | $ours | $theirs | $compile | $via_agent | $rss | $peak |"
 done
 
@@ -91,5 +91,5 @@ for p in policies/workstation.toml policies/workstation-inspect.toml; do
   echo "| $p | $(mib "$agent" VmRSS) | $(mib "$agent" RssAnon) | $(mib "$agent" RssFile) | $pss |" \
     "$(awk '$1 == "Threads:" { print $2 }' "/proc/$agent/status") | $(ls "/proc/$agent/fd" | wc -l) |"
   stop_agent
-  ip netns exec "$ns" nft delete table inet dnsguard 2>/dev/null || true
+  ip netns exec "$ns" nft delete table inet dnsguard
 done

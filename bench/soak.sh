@@ -50,17 +50,17 @@ awk 'BEGIN {
 
 start_agent "$ws"
 ctl apply "$TEST_TMP/p1.toml" >/dev/null
-status_of() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$agent_pid/status"; }
 sample() {
   printf '| %5d | %7.1f | %7.1f | %3d | %3d | %10s | %10s |\n' "$1" \
-    "$(awk "BEGIN { print $(status_of VmRSS) / 1024 }")" "$(awk "BEGIN { print $(status_of VmHWM) / 1024 }")" \
-    "$(status_of Threads)" "$(ls "/proc/$agent_pid/fd" | wc -l)" \
-    "$(ctl stats | awk '$1 == "inspect_packets" { print $2 }')" "$(ctl status | awk '$1 == "generation" { print $2 }')"
+    "$(awk "BEGIN { print $(agent_status VmRSS) / 1024 }")" "$(awk "BEGIN { print $(agent_status VmHWM) / 1024 }")" \
+    "$(agent_status Threads)" "$(agent_fds)" \
+    "$(inspected_packets)" "$(ctl status | awk '$1 == "generation" { print $2 }')"
 }
 
-in_ns "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/mix.txt" -l "$duration" -Q 1000 -q 2000 -t 2 >"$TEST_TMP/dnsperf.out" 2>&1 &
-_pids+=("$!")
+# (Not through in_ns: $! must be dnsperf itself so the cleanup's kill reaches it.)
+ip netns exec "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/mix.txt" -l "$duration" -Q 1000 -q 2000 -t 2 >"$TEST_TMP/dnsperf.out" 2>&1 &
 load=$!
+_pids+=("$load")
 echo "soak: $duration s of mixed traffic at 1,000 queries/s, an apply every 30 s, a rogue query every second"
 echo
 echo "| s | RSS MiB | peak MiB | threads | fds | inspected | generation |"
@@ -83,9 +83,9 @@ while ((SECONDS - start < duration)); do
   if ((elapsed >= next_sample)); then
     sample "$elapsed"
     if [[ -z $first_minute_rss ]]; then
-      first_minute_rss=$(status_of VmRSS)
-      first_fds=$(ls "/proc/$agent_pid/fd" | wc -l)
-      first_threads=$(status_of Threads)
+      first_minute_rss=$(agent_status VmRSS)
+      first_fds=$(agent_fds)
+      first_threads=$(agent_status Threads)
     fi
     next_sample=$((next_sample + 60))
   fi
@@ -94,12 +94,12 @@ wait "$load"
 sample "$((SECONDS - start))"
 echo
 grep -E 'Queries (sent|completed|lost)|Response codes' "$TEST_TMP/dnsperf.out" | sed 's/^ */dnsperf: /'
-first_minute_rss=${first_minute_rss:-$(status_of VmRSS)}
-first_fds=${first_fds:-$(ls "/proc/$agent_pid/fd" | wc -l)}
-first_threads=${first_threads:-$(status_of Threads)}
-growth=$(($(status_of VmRSS) - first_minute_rss))
-fds=$(ls "/proc/$agent_pid/fd" | wc -l)
-threads=$(status_of Threads)
+first_minute_rss=${first_minute_rss:-$(agent_status VmRSS)}
+first_fds=${first_fds:-$(agent_fds)}
+first_threads=${first_threads:-$(agent_status Threads)}
+growth=$(($(agent_status VmRSS) - first_minute_rss))
+fds=$(agent_fds)
+threads=$(agent_status Threads)
 echo "from the first minute to the end: RSS $((growth)) KiB, fds $first_fds -> $fds, threads $first_threads -> $threads"
 if ((growth < 4096 && fds == first_fds && threads <= first_threads + 2)); then
   echo "soak: flat"

@@ -270,7 +270,6 @@ std::string describe(const v1::PolicyInfo& p) {
   return p.name() + " version " + std::to_string(p.version()) + " (sha256 " + p.sha256().substr(0, 12) + ")";
 }
 
-// "60", "60s", "2m", "1h" -> seconds; nullopt when malformed.
 // ---- verbs ----
 
 int validate(const std::vector<std::string>& args) {

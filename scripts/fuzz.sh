@@ -7,9 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-targets=("${@:-dns packet decide policy api}")
-# shellcheck disable=SC2206
-targets=(${targets[*]})
+targets=("$@")
+((${#targets[@]})) || targets=(dns packet decide policy api)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDNSGUARD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j2 >/dev/null
 mkdir -p build-fuzz/findings

@@ -5,12 +5,13 @@
 # ConfigMap; the playbook's validate/apply/confirm steps).
 source "$(dirname "$0")/integration/lib.sh"
 
-(cd "$BUILD_DIR" && cpack -G DEB >"$TEST_TMP/cpack.log" 2>&1) || { cat "$TEST_TMP/cpack.log"; exit 1; }
-deb=$(ls "$BUILD_DIR"/dnsguard_*_amd64.deb | head -1)
+# The package goes into the test's own directory, not among the build's outputs.
+(cd "$BUILD_DIR" && cpack -G DEB -B "$TEST_TMP/pkg" >"$TEST_TMP/cpack.log" 2>&1) || { cat "$TEST_TMP/cpack.log"; exit 1; }
+deb=$(ls "$TEST_TMP"/pkg/dnsguard_*_amd64.deb | head -1)
 dpkg-deb --info "$deb" >"$TEST_TMP/info.txt"
 dpkg -c "$deb" | awk '{ print $1, $6 }' >"$TEST_TMP/contents.txt"
 check_output "package name, section and description" '^ Package: dnsguard$' cat "$TEST_TMP/info.txt"
-check_output "library dependencies from dpkg-shlibdeps" '^ Depends: .*libgrpc\+\+1\.51.*libnftnl11' cat "$TEST_TMP/info.txt"
+check_output "library dependencies from dpkg-shlibdeps" '^ Depends: .*libgrpc\+\+[0-9.]+.*libnftnl11' cat "$TEST_TMP/info.txt"
 check_output "the default policy is a conffile" '^ *[0-9]+ bytes, +1 lines +conffiles' cat "$TEST_TMP/info.txt"
 for f in '-rwxr-xr-x ./usr/sbin/dnsguardd' '-rwxr-xr-x ./usr/bin/dnsguardctl' \
   '-rw-r--r-- ./usr/lib/systemd/system/dnsguardd.service' '-rw-r--r-- ./etc/dnsguard/policy.toml' \

@@ -31,38 +31,45 @@ policy "$TEST_TMP/quiet.toml" false
 # 60,000 different blocked names, so no cache anywhere answers for the inspector.
 awk 'BEGIN { for (i = 0; i < 60000; i++) printf "q%d.flood.example.test A\n", i }' >"$TEST_TMP/blocked.txt"
 
-field() { awk -v f="$1" '$0 ~ f { gsub(/[^0-9].*/, "", $3); print $3; exit }' "$2"; }
-rcode() { awk -v r="$1" '/Response codes/ { for (i = 1; i <= NF; i++) if ($i == r) print $(i + 1) + 0 }' "$2"; }
-rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$agent_pid/status"; }
 metric() { in_ns "$ws" curl -sf http://127.0.0.1:9153/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
-# flood NAME: one pass over the 60,000 names at 6,000 queries/s (10 s), 2 s timeout each.
+# flood NAME: one pass over the 60,000 names at up to 6,000 queries/s (10 s), 5 s timeout
+# each (a generous one: a loss then means no answer, not a slow one on a busy machine).
 flood() {
-  in_ns "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/blocked.txt" -n 1 -Q 6000 -t 2 >"$TEST_TMP/$1.out" 2>&1
-  echo "   $1: $(field 'Queries completed' "$TEST_TMP/$1.out") completed, $(field 'Queries lost' "$TEST_TMP/$1.out") lost," \
-    "NXDOMAIN $(rcode NXDOMAIN "$TEST_TMP/$1.out"), $(grep -o 'Average Latency (s):.*' "$TEST_TMP/$1.out" | head -1)"
+  in_ns "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/blocked.txt" -n 1 -Q 6000 -t 5 >"$TEST_TMP/$1.out" 2>&1
+  echo "   $1: $(dnsperf_count 'Queries completed' "$TEST_TMP/$1.out") completed, $(dnsperf_count 'Queries lost' "$TEST_TMP/$1.out") lost," \
+    "NXDOMAIN $(dnsperf_rcode NXDOMAIN "$TEST_TMP/$1.out"), $(grep -o 'Average Latency (s):.*' "$TEST_TMP/$1.out" | head -1)"
 }
 all_answered() {  # all_answered NAME: 60,000 completed, none lost, all NXDOMAIN
-  [[ $(field 'Queries completed' "$TEST_TMP/$1.out") == 60000 && $(field 'Queries lost' "$TEST_TMP/$1.out") == 0 &&
-     $(rcode NXDOMAIN "$TEST_TMP/$1.out") == 60000 ]]
+  [[ $(dnsperf_count 'Queries completed' "$TEST_TMP/$1.out") == 60000 && $(dnsperf_count 'Queries lost' "$TEST_TMP/$1.out") == 0 &&
+     $(dnsperf_rcode NXDOMAIN "$TEST_TMP/$1.out") == 60000 ]]
 }
 
 start_agent "$ws"
 check_output "apply with every block an event on stdout" 'as generation 1' ctl apply "$TEST_TMP/logged.toml"
 wait_for "the metrics endpoint" 10 metric dnsguard_policy_generation
 
+floods_start=$SECONDS
 flood first
 check "first flood: every query answered NXDOMAIN by the inspector, none lost" all_answered first
-rss_after_first=$(rss_kib)
+rss_after_first=$(agent_status VmRSS)
 flood second
 check "second flood: the same" all_answered second
-rss_after_second=$(rss_kib)
+rss_after_second=$(agent_status VmRSS)
+floods_seconds=$((SECONDS - floods_start + 1))  # rounded up
 echo "   agent RSS: $rss_after_first KiB after the first flood, $rss_after_second KiB after the second"
 
-blocks_logged=$(grep -c '"kind":"block"' "$TEST_TMP/agent.log")
+# Every block is either written or counted as suppressed; the writer may still be
+# draining its queue when dnsperf ends.
+blocks_logged() { grep -c '"kind":"block"' "$TEST_TMP/agent.log"; }
+all_blocks_accounted() { (($(blocks_logged) + $(metric dnsguard_events_suppressed_total) == 120000)); }
+wait_for "every block written or counted as suppressed" 10 all_blocks_accounted
+blocks_logged=$(blocks_logged)
 suppressed=$(metric dnsguard_events_suppressed_total)
-echo "   120,000 blocks: $blocks_logged block events written, ${suppressed:-?} suppressed"
-check "events are sampled: at most 100/s (burst 200) of the blocks were written" test "$blocks_logged" -le 3000
-check "and the rest counted as suppressed" test "${suppressed:-0}" -ge 115000
+echo "   120,000 blocks in $floods_seconds s: $blocks_logged block events written, ${suppressed:-?} suppressed"
+# The sampler's budget over the floods: its burst of 200 and 100 a second.
+check "events are sampled: at most 100/s (burst 200) of the blocks were written" \
+  test "$blocks_logged" -le $((200 + 100 * floods_seconds))
+check "and the rest counted as suppressed (written + suppressed = 120,000)" all_blocks_accounted
 check_output "the suppressed counts are reported as events" '"kind":"suppressed".*"count":"[0-9]+"' \
   grep '"kind":"suppressed"' "$TEST_TMP/agent.log"
 check "the event ring stays bounded (4096)" test "$(ctl events | wc -l)" -le 4096

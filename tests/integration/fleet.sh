@@ -47,28 +47,28 @@ make_ns mgr
 ip -n "$mgr" link add br0 type bridge
 ip -n "$mgr" link set br0 up
 addr "$mgr" br0 198.51.100.1/24
-declare -A agent_ns agent_pid_of
+declare -A ns_of agent_pid_of
 for x in a b c; do
   make_ns "ns_$x"
   ns_name="ns_$x"
-  agent_ns[$x]=${!ns_name}
-  link "${agent_ns[$x]}" eth0 "$mgr" "v-$x"
+  ns_of[$x]=${!ns_name}
+  link "${ns_of[$x]}" eth0 "$mgr" "v-$x"
   ip -n "$mgr" link set "v-$x" master br0
 done
-addr "${agent_ns[a]}" eth0 198.51.100.11/24
-addr "${agent_ns[b]}" eth0 198.51.100.12/24
-addr "${agent_ns[c]}" eth0 198.51.100.13/24
+addr "${ns_of[a]}" eth0 198.51.100.11/24
+addr "${ns_of[b]}" eth0 198.51.100.12/24
+addr "${ns_of[c]}" eth0 198.51.100.13/24
 address_of() { case $1 in a) echo 198.51.100.11 ;; b) echo 198.51.100.12 ;; c) echo 198.51.100.13 ;; esac; }
 
 start_remote_agent() {  # start_remote_agent X: dnsguardd in ns_X, Unix socket and TCP
   local x=$1
-  start_bg "${agent_ns[$x]}" "$TEST_TMP/agent-$x.log" "$DAEMON" --socket "$TEST_TMP/$x.sock" \
+  start_bg "${ns_of[$x]}" "$TEST_TMP/agent-$x.log" "$DAEMON" --socket "$TEST_TMP/$x.sock" \
     --state-dir "$TEST_TMP/state-$x" --listen "$(address_of "$x"):7853" --tls-cert "$pki/agent-$x.crt" \
     --tls-key "$pki/agent-$x.key" --client-ca "$pki/ca.crt" --admin-identity admin
   agent_pid_of[$x]=${_pids[-1]}
   wait_for "agent $x" 10 local_ctl "$x" status
 }
-local_ctl() { local x=$1; shift; in_ns "${agent_ns[$x]}" "$CTL" --socket "$TEST_TMP/$x.sock" "$@"; }
+local_ctl() { local x=$1; shift; in_ns "${ns_of[$x]}" "$CTL" --socket "$TEST_TMP/$x.sock" "$@"; }
 for x in a b c; do start_remote_agent "$x"; done
 
 as() {  # as IDENTITY CTL-ARGS...: dnsguardctl in the manager namespace with IDENTITY's certificate
@@ -76,7 +76,7 @@ as() {  # as IDENTITY CTL-ARGS...: dnsguardctl in the manager namespace with IDE
   shift
   local creds=(--ca "$pki/ca.crt")
   [[ $who != none ]] && creds+=(--tls-cert "$pki/$who.crt" --tls-key "$pki/$who.key")
-  in_ns "$mgr" "$CTL" "${creds[@]}" --timeout 5s "$@"
+  in_ns "$mgr" "$CTL" "${creds[@]}" --timeout 20s "$@"
 }
 policy() {  # policy FILE VERSION
   cat >"$1" <<TOML
@@ -97,8 +97,8 @@ A=198.51.100.11:7853 B=198.51.100.12:7853 C=198.51.100.13:7853
 
 echo "# roles over mutual TLS"
 check_output "an admin applies over TCP" "^$A +ok +fleet v1 " as admin --agent $A apply "$TEST_TMP/v1.toml"
-check_output "the agent enforces it (nft, in its namespace)" 'table inet dnsguard' in_ns "${agent_ns[a]}" nft list tables
-in_ns "${agent_ns[a]}" nft list table inet dnsguard >"$TEST_TMP/a-before.nft" 2>/dev/null
+check_output "the agent enforces it (nft, in its namespace)" 'table inet dnsguard' in_ns "${ns_of[a]}" nft list tables
+in_ns "${ns_of[a]}" nft list table inet dnsguard >"$TEST_TMP/a-before.nft" 2>/dev/null
 check_output "a reader may read status" "^$A +ok +fleet v1 " as reader --agent $A status
 check_status "a reader's apply fails (exit 1)" 1 as reader --agent $A apply "$TEST_TMP/v2.toml"
 check_output "with PERMISSION_DENIED naming the admin role" 'permission denied: Apply needs the admin role.*\(admin|reader' \
@@ -130,7 +130,7 @@ renewed() { tls -tls1_3 | grep -q 'subject=CN *= *agent-a-renewed'; }
 wait_for "the renewed certificate to be served" 10 renewed
 check "the agent serves the renewed certificate" renewed
 check_output "admin calls work with it" "^$A +ok +fleet v1 " as admin --agent $A status
-in_ns "${agent_ns[a]}" nft list table inet dnsguard >"$TEST_TMP/a-after.nft" 2>/dev/null
+in_ns "${ns_of[a]}" nft list table inet dnsguard >"$TEST_TMP/a-after.nft" 2>/dev/null
 check "the rules were not touched" cmp "$TEST_TMP/a-before.nft" "$TEST_TMP/a-after.nft"
 check_output "the Unix socket still serves" '^generation +1$' local_ctl a status
 echo 'not a certificate' >"$pki/agent-a.crt"

@@ -115,7 +115,7 @@ blocked_by_stats=$(ctl stats | awk '$1 == "inspect_rule_blocked_domain" { print 
 check_output "metrics count the blocked names like stats do" \
   "^dnsguard_inspector_decisions_total\\{rule=\"blocked_domain\"\\} $blocked_by_stats\$" metrics
 check_output "metrics show the rule counters and the generation" '^dnsguard_policy_generation 3$' metrics
-check_output "metrics show how long the last apply took" '^dnsguard_policy_apply_duration_seconds 0\.[0-9]+' metrics
+check_output "metrics show how long the last apply took" '^dnsguard_policy_apply_duration_seconds [0-9]+(\.[0-9]+)?(e-?[0-9]+)?$' metrics
 check_output "status shows it too" '^last apply took +[0-9.]+ ms$' ctl status
 # The latency histogram counts every packet the inspector handled, in cumulative buckets.
 latency_consistent() {

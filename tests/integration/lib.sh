@@ -186,6 +186,20 @@ start_agent() {
 }
 ctl() { in_ns "$agent_ns" "$CTL" "$@"; }
 
+# What the agent holds, from /proc: agent_status KEY (a /proc/PID/status field such as
+# VmRSS or Threads; kB for sizes) and agent_fds (open file descriptors).
+agent_status() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$agent_pid/status"; }
+agent_fds() { ls "/proc/$agent_pid/fd" | wc -l; }
+# inspected_packets: packets the inspector has judged since the agent started.
+inspected_packets() { ctl stats | awk '$1 == "inspect_packets" { print $2 }'; }
+
+# From a dnsperf report: dnsperf_count "Queries lost" FILE (the number on that line) and
+# dnsperf_rcode NXDOMAIN FILE (answers with that response code; 0 when none).
+dnsperf_count() { awk -v f="$1" '$0 ~ f { gsub(/[^0-9].*/, "", $3); print $3; exit }' "$2"; }
+dnsperf_rcode() {
+  awk -v r="$1" '/Response codes/ { for (i = 1; i <= NF; i++) if ($i == r) n = $(i + 1) + 0 } END { print n + 0 }' "$2"
+}
+
 # check_memory_flat DESCRIPTION GROWTH_KIB LIMIT_KIB: the agent's RSS grew less than
 # LIMIT_KIB. In the sanitizer build RSS says nothing (AddressSanitizer keeps freed memory
 # in quarantine on purpose), so there the agent is stopped with SIGTERM instead and must
