@@ -222,6 +222,8 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
   }
   std::array<uint64_t, 128> suffixes;
   hash_suffixes(query->qname, suffixes);
+  const auto& tunneling = settings_.tunneling;
+  if (tunneling.enabled) state.tunnels().prefetch(query->qname, suffixes, client);
   if (allowed_.size() != 0 && allowed_.match(query->qname, suffixes))
     return {Action::accept, Reason::allowed_domain, 0};
   if (settings_.rate_limit &&
@@ -233,7 +235,6 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
     if (*source == kBlockDomainsSource) return {block_action(), Reason::blocked_domain, 0};
     return {block_action(), Reason::blocked_list, static_cast<uint16_t>(*source - 1)};
   }
-  const auto& tunneling = settings_.tunneling;
   if (tunneling.enabled && !(tunneling_allowed_.size() != 0 && tunneling_allowed_.match(query->qname, suffixes))) {
     const TunnelObservation seen = state.tunnels().observe(*query, suffixes, client, tunneling, now);
     if (seen.held) {

@@ -4,9 +4,11 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numbers>
 
 #include "inspect/domain_set.hpp"
 #include "inspect/engine.hpp"
@@ -15,6 +17,18 @@ namespace dnsguard::inspect {
 namespace {
 
 constexpr double kDecayMs = 3600.0 * 1000.0;  // one hour: budgets are per hour
+
+// exp(-elapsed / one hour). Between two queries to the same domain the exponent is
+// tiny, where two terms of the series are exact to far below float precision.
+float decay_after(int64_t elapsed_ms) {
+  const double x = static_cast<double>(elapsed_ms) / kDecayMs;
+  return static_cast<float>(x < 1e-3 ? 1.0 - x * (1.0 - x / 2.0) : std::exp(-x));
+}
+
+// An account is per (client address, registered domain); 0 marks a free slot.
+uint64_t account_key(const Client& client, uint64_t registered_domain_hash) {
+  return mix_hash(address_hash(client.address) ^ registered_domain_hash) | 1;
+}
 
 // Types that carry more answer data than A/AAAA, which is why tunnels ask them.
 bool is_tunnel_favoured_type(uint16_t qtype) {
@@ -59,33 +73,54 @@ std::string signal_names(uint16_t signals) {
   return out;
 }
 
+namespace {
+
+// Entropy without a logarithm per query: H = log2(n) - (1/n) * sum(c * log2(c)) over the
+// byte counts c, and the sum grows by step[c] = c*log2(c) - (c-1)*log2(c-1) each time a
+// byte's count reaches c. Counts and lengths stay under 256 (a label has at most 63 bytes).
+struct EntropyTables {
+  std::array<double, 256> log2_of{};
+  std::array<double, 256> step{};
+  EntropyTables() {
+    auto c_log2_c = [](double c) { return c > 1 ? c * std::log2(c) : 0.0; };
+    for (size_t c = 1; c < 256; ++c) {
+      log2_of[c] = std::log2(static_cast<double>(c));
+      step[c] = c_log2_c(static_cast<double>(c)) - c_log2_c(static_cast<double>(c - 1));
+    }
+  }
+};
+const EntropyTables kEntropy;
+
+constexpr double kLog2Of10 = 3.321928094887362;
+constexpr double kLog2Of38 = 5.247927513443585;  // letters, digits, '-' and '_'
+
+}  // namespace
+
 double label_information_bits(std::string_view label) {
-  const size_t n = label.size();
+  const size_t n = std::min<size_t>(label.size(), 255);
   if (n == 0) return 0;
-  std::array<uint8_t, 256> counts{};  // labels are at most 63 bytes: no overflow
+  std::array<uint8_t, 256> counts{};
+  double sum_c_log2_c = 0;
+  size_t distinct = 0;
   bool digits = true, hex = true, hostname = true;
-  for (const char ch : label) {
-    const auto c = static_cast<unsigned char>(ch);
-    ++counts[c];
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(label[i]);
+    const uint8_t count = ++counts[c];
+    distinct += count == 1;
+    sum_c_log2_c += kEntropy.step[count];
     const bool digit = c >= '0' && c <= '9';
     digits &= digit;
     hex &= digit || (c >= 'a' && c <= 'f');
-    hostname &= is_hostname_byte(ch);
+    hostname &= is_hostname_byte(static_cast<char>(c));
   }
   // The smallest alphabet that spells the label bounds what each character can carry.
-  const double alphabet_bits = digits ? std::log2(10.0) : hex ? 4.0 : hostname ? std::log2(38.0) : 7.0;
-  double entropy = 0;
-  size_t distinct = 0;
-  for (const uint8_t c : counts) {
-    if (c == 0) continue;
-    const double p = static_cast<double>(c) / static_cast<double>(n);
-    entropy -= p * std::log2(p);
-    ++distinct;
-  }
+  const double alphabet_bits = digits ? kLog2Of10 : hex ? 4.0 : hostname ? kLog2Of38 : 7.0;
+  const double length = static_cast<double>(n);
+  double entropy = std::max(0.0, kEntropy.log2_of[n] - sum_c_log2_c / length);
   // Miller-Madow: a short sample underestimates the entropy of its source.
-  entropy += static_cast<double>(distinct - 1) / (2.0 * static_cast<double>(n) * std::log(2.0));
+  entropy += static_cast<double>(distinct - 1) / (2.0 * length * std::numbers::ln2);
   // Every label carries at least one symbol's worth, so one-character labels are not free.
-  return std::max(alphabet_bits, static_cast<double>(n) * std::min(entropy, alphabet_bits));
+  return std::max(alphabet_bits, length * std::min(entropy, alphabet_bits));
 }
 
 struct RegisteredDomains::Psl {
@@ -96,8 +131,7 @@ struct RegisteredDomains::Psl {
   }
 };
 
-RegisteredDomains::RegisteredDomains()
-    : psl_(std::make_unique<Psl>()), cache_(std::make_unique<std::atomic<uint64_t>[]>(kCacheSlots)) {
+RegisteredDomains::RegisteredDomains() : psl_(std::make_unique<Psl>()), cache_(std::make_unique<CacheSet[]>(kCacheSets)) {
   // The newer of the system's list (the publicsuffix package) and the built-in one.
   psl_->owned = psl_latest(nullptr);
   psl_->ctx = psl_->owned ? psl_->owned : psl_builtin();
@@ -106,9 +140,11 @@ RegisteredDomains::RegisteredDomains()
 RegisteredDomains::~RegisteredDomains() = default;
 
 bool RegisteredDomains::is_public_suffix(std::string_view suffix, uint64_t hash) {
-  std::atomic<uint64_t>& slot = cache_[(hash >> 1) % kCacheSlots];
-  const uint64_t cached = slot.load(std::memory_order_relaxed);
-  if (cached != 0 && (cached | 1) == (hash | 1)) return cached & 1;
+  auto& slots = cache_[(hash >> 1) % kCacheSets].slots;
+  for (const auto& slot : slots) {
+    const uint64_t cached = slot.load(std::memory_order_relaxed);
+    if (cached != 0 && (cached | 1) == (hash | 1)) return cached & 1;
+  }
   bool is_public;
   if (!psl_->ctx) {
     is_public = suffix.find('.') == std::string_view::npos;  // no list at all: TLDs only
@@ -118,8 +154,18 @@ bool RegisteredDomains::is_public_suffix(std::string_view suffix, uint64_t hash)
     text[suffix.size()] = '\0';
     is_public = psl_is_public_suffix2(psl_->ctx, text, PSL_TYPE_ANY) != 0;
   }
-  slot.store((hash & ~uint64_t{1}) | (is_public ? 1 : 0), std::memory_order_relaxed);
+  // An empty slot, else one picked by what the set holds now (no shared counter to race on).
+  size_t victim = slots.size();
+  for (size_t i = 0; i < slots.size() && victim == slots.size(); ++i)
+    if (slots[i].load(std::memory_order_relaxed) == 0) victim = i;
+  if (victim == slots.size()) victim = mix_hash(hash ^ slots[0].load(std::memory_order_relaxed)) % slots.size();
+  slots[victim].store((hash & ~uint64_t{1}) | (is_public ? 1 : 0), std::memory_order_relaxed);
   return is_public;
+}
+
+void RegisteredDomains::prefetch(const std::array<uint64_t, 128>& suffix_hashes, size_t labels) const {
+  for (size_t k = 1; k <= std::min<size_t>(labels, 3); ++k)
+    __builtin_prefetch(&cache_[(suffix_hashes[labels - k] >> 1) % kCacheSets]);
 }
 
 size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes) {
@@ -146,7 +192,8 @@ size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<ui
   return labels > public_labels ? labels - public_labels - 1 : 0;
 }
 
-TunnelDetector::TunnelDetector(size_t max_accounts) : buckets_(std::max<size_t>(1, max_accounts / kWays)) {
+TunnelDetector::TunnelDetector(size_t max_accounts)
+    : buckets_(std::bit_floor(std::max<size_t>(1, max_accounts / kWays))) {
   const size_t key_bytes = buckets_ * kWays * sizeof(uint64_t);  // a multiple of 64
   mapping_bytes_ = key_bytes + buckets_ * kWays * sizeof(Account);
   mapping_ = ::mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -164,7 +211,7 @@ TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now
   Account* accounts = accounts_ + first;
   for (size_t i = 0; i < kWays; ++i)
     if (keys[i] == key) return accounts[i];
-  size_t victim = kWays;
+  size_t victim = keys[preferred_way(key)] == 0 ? preferred_way(key) : kWays;
   for (size_t i = 0; i < kWays && victim == kWays; ++i)
     if (keys[i] == 0) victim = i;
   if (victim == kWays) {
@@ -180,6 +227,17 @@ TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now
   keys[victim] = key;
   accounts[victim] = Account{};
   return accounts[victim];
+}
+
+void TunnelDetector::prefetch(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes,
+                              const Client& client) const {
+  const size_t labels = name.label_count;
+  domains_.prefetch(suffix_hashes, labels);
+  if (labels < 2) return;
+  const uint64_t key = account_key(client, suffix_hashes[labels - 2]);
+  const size_t first = bucket_of(key) * kWays;
+  __builtin_prefetch(keys_ + first);
+  __builtin_prefetch(accounts_ + first + preferred_way(key));
 }
 
 TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
@@ -206,13 +264,13 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
     if (!std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_byte(c); })) signals |= kSignalBinaryLabel;
   }
 
-  const uint64_t key = mix_hash(address_hash(client.address) ^ suffix_hashes[registered]) | 1;  // 0: a free slot
+  const uint64_t key = account_key(client, suffix_hashes[registered]);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);
   Account& a = find_or_claim(key, now_ms);
   if (a.last_ms != 0 && now_ms > a.last_ms) {
-    const auto decay = static_cast<float>(std::exp(-static_cast<double>(now_ms - a.last_ms) / kDecayMs));
+    const float decay = decay_after(now_ms - a.last_ms);
     a.information *= decay;
     a.names *= decay;
     a.queries *= decay;
