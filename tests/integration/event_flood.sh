@@ -12,19 +12,11 @@ resolver_link
 start_unbound "$res" corp 192.0.2.53
 
 policy() {  # policy FILE EVENTS(true|false)
-  cat >"$1" <<TOML
-[policy]
-name = "flood"
-version = 1
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53"]
-[inspect]
-enabled = true
-block_domains = ["*.flood.example.test"]
-$([[ $2 == true ]] && printf '[telemetry]\nevents = "stdout"\nmetrics = "127.0.0.1:9153"\n')
-TOML
+  {
+    corp_policy flood 1
+    printf '[inspect]\nenabled = true\nblock_domains = ["*.flood.example.test"]\n'
+    if [[ $2 == true ]]; then printf '[telemetry]\nevents = "stdout"\nmetrics = "127.0.0.1:9153"\n'; fi
+  } >"$1"
 }
 policy "$TEST_TMP/logged.toml" true
 policy "$TEST_TMP/quiet.toml" false

@@ -78,17 +78,7 @@ as() {  # as IDENTITY CTL-ARGS...: dnsguardctl in the manager namespace with IDE
   [[ $who != none ]] && creds+=(--tls-cert "$pki/$who.crt" --tls-key "$pki/$who.key")
   in_ns "$mgr" "$CTL" "${creds[@]}" --timeout 20s "$@"
 }
-policy() {  # policy FILE VERSION
-  cat >"$1" <<TOML
-[policy]
-name = "fleet"
-version = $2
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53"]
-TOML
-}
+policy() { corp_policy fleet "$2" >"$1"; }  # policy FILE VERSION
 policy "$TEST_TMP/v1.toml" 1
 policy "$TEST_TMP/v2.toml" 2
 policy "$TEST_TMP/v3.toml" 3

@@ -17,14 +17,9 @@ start_unbound "$res" corp 192.0.2.53 fd00:53::53
 
 echo "listed.example.test" >"$TEST_TMP/list.txt"
 write_policy() {  # write_policy FILE FAIL BLOCK_RESPONSE
-  cat >"$1" <<TOML
-[policy]
-name = "inspected"
-version = 1
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53", "fd00:53::53"]
+  {
+    corp_policy inspected 1 192.0.2.53 fd00:53::53
+    cat <<TOML
 [inspect]
 enabled = true
 queues = 2
@@ -38,6 +33,7 @@ events = "stdout"
 dnstap = "file:$TEST_TMP/dnstap.fstrm"
 metrics = "127.0.0.1:9153"
 TOML
+  } >"$1"
 }
 write_policy "$TEST_TMP/open.toml" open nxdomain
 write_policy "$TEST_TMP/refused.toml" open refused

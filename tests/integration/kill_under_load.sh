@@ -13,19 +13,15 @@ unbound_data='bad.example.test. 300 IN A 192.0.2.66'
 start_unbound "$res" corp 192.0.2.53
 
 policy() {  # policy FILE FAIL
-  cat >"$1" <<TOML
-[policy]
-name = "under-load"
-version = 1
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53"]
+  {
+    corp_policy under-load 1
+    cat <<TOML
 [inspect]
 enabled = true
 fail = "$2"
 block_domains = ["bad.example.test"]
 TOML
+  } >"$1"
 }
 policy "$TEST_TMP/open.toml" open
 policy "$TEST_TMP/closed.toml" closed

@@ -159,6 +159,19 @@ resolver_link() {
   addr "$ws" to-res fd00:53::10/64; addr "$res" to-ws fd00:53::53/64
 }
 
+# corp_policy NAME VERSION [ADDRESS...]: the start of a policy whose one designated
+# resolver, "corp", is at the ADDRESSes (default 192.0.2.53, resolver_link's); the
+# sections a test needs follow it.
+corp_policy() {
+  local name=$1 version=$2
+  shift 2
+  (($#)) || set -- 192.0.2.53
+  local addresses
+  addresses=$(printf '"%s", ' "$@")
+  printf '[policy]\nname = "%s"\nversion = %s\n[egress]\n[[egress.resolvers]]\nname = "corp"\naddresses = [%s]\n' \
+    "$name" "$version" "${addresses%, }"
+}
+
 # workstation_topology: namespaces $ws, $res and $rogue; the workstation reaches the
 # designated resolver at 192.0.2.53 / fd00:53::53 (unbound) and a rogue one at
 # 203.0.113.53 / fd00:66::53 (dnsmasq, answering 203.0.113.99), both started.

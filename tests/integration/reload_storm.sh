@@ -14,14 +14,9 @@ start_unbound "$res" corp 192.0.2.53
 
 policy() {  # policy FILE VERSION BLOCKED_NAME
   echo "$3" >"$TEST_TMP/list-$2.txt"
-  cat >"$1" <<TOML
-[policy]
-name = "storm"
-version = $2
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53"]
+  {
+    corp_policy storm "$2"
+    cat <<TOML
 [inspect]
 enabled = true
 queues = 2
@@ -29,6 +24,7 @@ block_lists = ["list-$2.txt"]
 [inspect.tunneling]
 enabled = true
 TOML
+  } >"$1"
 }
 policy "$TEST_TMP/a.toml" 1 blocked-a.example.test
 policy "$TEST_TMP/b.toml" 2 blocked-b.example.test

@@ -35,20 +35,16 @@ start_iodined one 198.51.100.53 203.0.113.1/27 tun1.test
 start_iodined two 198.51.100.54 203.0.113.33/27 tun2.test
 
 write_policy() {  # write_policy FILE TUNNELING_ENABLED
-  cat >"$1" <<TOML
-[policy]
-name = "tunneling"
-version = 1
-[egress]
-[[egress.resolvers]]
-name = "corp"
-addresses = ["192.0.2.53"]
+  {
+    corp_policy tunneling 1
+    cat <<TOML
 [inspect]
 enabled = true
 [inspect.tunneling]
 enabled = $2
 action = "drop"
 TOML
+  } >"$1"
 }
 write_policy "$TEST_TMP/off.toml" false
 write_policy "$TEST_TMP/on.toml" true
