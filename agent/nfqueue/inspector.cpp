@@ -1,7 +1,5 @@
 #include "nfqueue/inspector.hpp"
 
-#include "nfqueue/netlink.hpp"
-
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -25,7 +23,9 @@ extern "C" {
 }
 
 #include "dns/message.hpp"
+#include "netlink/netlink.hpp"
 #include "nfqueue/packet.hpp"
+#include "nfqueue/user_names.hpp"
 
 namespace dnsguard::nfqueue {
 namespace {
@@ -119,7 +119,7 @@ class Inspector::QueueThread {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-    if (int err = request_with_ack(nl_.get(), nlh))
+    if (int err = netlink::request_with_ack(nl_.get(), nlh))
       return make_error("cannot bind NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err) +
                         (err == EBUSY ? " (another process serves this queue)" : ""));
     nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
@@ -131,7 +131,7 @@ class Inspector::QueueThread {
     if (fail_open) flags |= NFQA_CFG_F_FAIL_OPEN;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
-    if (int err = request_with_ack(nl_.get(), nlh))
+    if (int err = netlink::request_with_ack(nl_.get(), nlh))
       return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
 
     raw4_ = Fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
@@ -195,6 +195,8 @@ class Inspector::QueueThread {
       for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
       flush_accepts();
       if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+      // Shared counters once a batch, not once a packet: every queue thread writes them.
+      owner_.packets_.fetch_add(batch_packets_, std::memory_order_relaxed);
       owner_.latency_.record(inspect::SteadyClock::now() - now_, batch_packets_);
       batch_packets_ = 0;
       take_suppressed();
@@ -216,7 +218,6 @@ class Inspector::QueueThread {
     if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return;
     const auto* hdr = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
     const uint32_t id = ntohl(hdr->packet_id);
-    owner_.packets_.fetch_add(1, std::memory_order_relaxed);
     ++batch_packets_;
 
     std::span<const uint8_t> packet;
@@ -432,7 +433,7 @@ class Inspector::QueueThread {
   const uint16_t queue_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  NetlinkSocket nl_;
+  netlink::Socket nl_;
   Fd raw4_, raw6_;
   std::shared_ptr<Installed> installed_;
   uint64_t engine_version_ = 0;
@@ -457,6 +458,9 @@ std::shared_ptr<Inspector::Installed> Inspector::current() const {
 }
 
 Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint16_t queues, bool fail_open) {
+  // The tunneling detector (public suffix list, account table) is made here, at apply,
+  // not by the first query that needs it while its packet waits.
+  if (engine->settings().tunneling.enabled) decisions_.tunnels();
   auto installed = std::make_shared<Installed>();
   const size_t lists = engine->list_names().size();
   installed->list_hits = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(lists, 1));

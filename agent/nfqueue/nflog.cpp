@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "nfqueue/packet.hpp"
+#include "nfqueue/user_names.hpp"
 
 namespace dnsguard::nfqueue {
 namespace {
@@ -34,7 +35,7 @@ DeniedAttemptLog::DeniedAttemptLog(telemetry::EventLog& events, uint16_t group) 
 DeniedAttemptLog::~DeniedAttemptLog() { stop(); }
 
 Status DeniedAttemptLog::start() {
-  NetlinkSocket nl(mnl_socket_open(NETLINK_NETFILTER));
+  netlink::Socket nl(mnl_socket_open(NETLINK_NETFILTER));
   if (!nl) return make_error(std::string("cannot open a netfilter socket for NFLOG: ") + std::strerror(errno));
   if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
     return make_error(std::string("cannot bind a netfilter socket: ") + std::strerror(errno));
@@ -42,7 +43,7 @@ Status DeniedAttemptLog::start() {
   nlmsghdr* nlh = config_header(buf, group_);
   nfulnl_msg_config_cmd cmd{NFULNL_CFG_CMD_BIND};
   mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof cmd, &cmd);
-  if (int err = request_with_ack(nl.get(), nlh))
+  if (int err = netlink::request_with_ack(nl.get(), nlh))
     return make_error("cannot bind NFLOG group " + std::to_string(group_) + ": " + std::strerror(err) +
                       (err == EBUSY ? " (another program reads this group)" : ""));
   nlh = config_header(buf, group_);
@@ -50,7 +51,7 @@ Status DeniedAttemptLog::start() {
   mode.copy_range = htonl(0xffff);
   mode.copy_mode = NFULNL_COPY_PACKET;
   mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
-  if (int err = request_with_ack(nl.get(), nlh))
+  if (int err = netlink::request_with_ack(nl.get(), nlh))
     return make_error("cannot set the NFLOG copy mode: " + std::string(std::strerror(err)));
   const timeval wake{0, 200'000};  // reads time out so stop() is noticed
   setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake);

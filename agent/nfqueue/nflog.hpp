@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "nfqueue/netlink.hpp"
+#include "netlink/netlink.hpp"
 #include "telemetry/event_log.hpp"
 
 namespace dnsguard::nfqueue {
@@ -32,7 +32,7 @@ class DeniedAttemptLog {
   const uint16_t group_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  NetlinkSocket socket_;
+  netlink::Socket socket_;
 };
 
 }  // namespace dnsguard::nfqueue

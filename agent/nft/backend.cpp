@@ -26,13 +26,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
-#include <ctime>
+#include <optional>
 #include <sstream>
+
+#include "netlink/netlink.hpp"
 
 namespace dnsguard::nft {
 
@@ -60,7 +62,7 @@ struct Deleter {
     if (p) Free(p);
   }
 };
-using Socket = std::unique_ptr<mnl_socket, Deleter<mnl_socket, [](mnl_socket* s) { mnl_socket_close(s); }>>;
+using Socket = netlink::Socket;
 using Batch = std::unique_ptr<nftnl_batch, Deleter<nftnl_batch, nftnl_batch_free>>;
 using Table = std::unique_ptr<nftnl_table, Deleter<nftnl_table, nftnl_table_free>>;
 using Chain = std::unique_ptr<nftnl_chain, Deleter<nftnl_chain, nftnl_chain_free>>;
@@ -602,32 +604,8 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_back
 }
 
 // ---- reading our table back ----
-// Sends one request and hands each reply message to `on_message`. Requests always name
-// table dnsguard, so the kernel only ever returns our own objects.
-// Returns 0 or the errno the kernel (or the socket) reported.
-template <typename OnMessage>
-int request(mnl_socket* nl, nlmsghdr* nlh, OnMessage&& on_message) {
-  const uint32_t portid = mnl_socket_get_portid(nl);
-  const uint32_t seq = nlh->nlmsg_seq;
-  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return errno;
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 8);
-  struct Context {
-    OnMessage* handler;
-  } ctx{&on_message};
-  for (;;) {
-    const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-    if (n < 0) return errno;
-    const int rc = mnl_cb_run(
-        buf.data(), static_cast<size_t>(n), seq, portid,
-        [](const nlmsghdr* m, void* data) -> int {
-          (*static_cast<Context*>(data)->handler)(m);
-          return MNL_CB_OK;
-        },
-        &ctx);
-    if (rc < 0) return errno;
-    if (rc == MNL_CB_STOP) return 0;
-  }
-}
+// Requests always name table dnsguard, so the kernel only ever returns our own objects.
+using netlink::request;
 
 nlmsghdr* get_header(std::vector<char>& buf, uint16_t type, uint16_t flags, uint32_t seq) {
   return nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_INET, flags, seq);
