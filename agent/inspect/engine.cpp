@@ -92,9 +92,9 @@ size_t DecisionState::tunnel_accounts() const {
 
 DecisionState::~DecisionState() { delete tunnels_.load(); }
 
-bool RateLimiter::allow(const Client& client, uint32_t per_second, uint32_t burst,
+bool RateLimiter::allow(uint64_t client_hash, std::optional<uint32_t> uid, uint32_t per_second, uint32_t burst,
                         SteadyClock::time_point now) {
-  const uint64_t key = mix_hash(address_hash(client.address) ^ (client.uid ? *client.uid + 1ULL : 0));
+  const uint64_t key = mix_hash(client_hash ^ (uid ? *uid + 1ULL : 0));
   Shard& shard = shards_[key % kShards];
   std::lock_guard lock(shard.mutex);
   auto it = shard.buckets.find(key);
@@ -222,12 +222,14 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
   }
   std::array<uint64_t, 128> suffixes;
   hash_suffixes(query->qname, suffixes);
+  const uint64_t client_hash = address_hash(client.address);
   const auto& tunneling = settings_.tunneling;
-  if (tunneling.enabled) state.tunnels().prefetch(query->qname, suffixes, client);
+  TunnelDetector* tunnels = tunneling.enabled ? &state.tunnels() : nullptr;
+  if (tunnels) tunnels->prefetch(query->qname, suffixes, client_hash);
   if (allowed_.size() != 0 && allowed_.match(query->qname, suffixes))
     return {Action::accept, Reason::allowed_domain, 0};
-  if (settings_.rate_limit &&
-      !state.rates.allow(client, settings_.rate_limit->per_client_qps, settings_.rate_limit->burst, now))
+  if (settings_.rate_limit && !state.rates.allow(client_hash, client.uid, settings_.rate_limit->per_client_qps,
+                                                 settings_.rate_limit->burst, now))
     return {Action::answer_refused, Reason::rate_limited, 0};
   if (canary_ && query->qname.view() == kCanaryName) return {Action::answer_nxdomain, Reason::canary, 0};
   if (denied_qtypes_[query->qtype]) return {Action::answer_refused, Reason::denied_qtype, 0};
@@ -235,8 +237,8 @@ Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Cli
     if (*source == kBlockDomainsSource) return {block_action(), Reason::blocked_domain, 0};
     return {block_action(), Reason::blocked_list, static_cast<uint16_t>(*source - 1)};
   }
-  if (tunneling.enabled && !(tunneling_allowed_.size() != 0 && tunneling_allowed_.match(query->qname, suffixes))) {
-    const TunnelObservation seen = state.tunnels().observe(*query, suffixes, client, tunneling, now);
+  if (tunnels && !(tunneling_allowed_.size() != 0 && tunneling_allowed_.match(query->qname, suffixes))) {
+    const TunnelObservation seen = tunnels->observe(*query, suffixes, client_hash, tunneling, now);
     if (seen.held) {
       Verdict v;
       v.action = tunneling.action == policy::TunnelingAction::drop       ? Action::drop

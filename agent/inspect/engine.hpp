@@ -75,8 +75,10 @@ struct Client {
 class RateLimiter {
  public:
   explicit RateLimiter(size_t max_clients = 65536) : max_clients_(max_clients) {}
-  // Takes one token; false when the client is over its rate.
-  bool allow(const Client& client, uint32_t per_second, uint32_t burst, SteadyClock::time_point now);
+  // Takes one token for the client (its address_hash and uid); false when it is over
+  // its rate.
+  bool allow(uint64_t client_hash, std::optional<uint32_t> uid, uint32_t per_second, uint32_t burst,
+             SteadyClock::time_point now);
   size_t tracked() const;
 
  private:
@@ -93,7 +95,7 @@ class RateLimiter {
   std::array<Shard, kShards> shards_;
 };
 
-// A hash of an address, for keys of per-client state.
+// A hash of an address, for keys of per-client state: made once per query.
 uint64_t address_hash(const IpAddress& address);
 
 // The state decisions read and update, owned by the caller and shared by its threads;
@@ -106,8 +108,9 @@ class DecisionState {
   DecisionState& operator=(const DecisionState&) = delete;
 
   RateLimiter rates;
-  // Made on first use: an agent whose policies never turn tunneling detection on pays
-  // nothing for it (no public suffix list, no account table).
+  // Made by the first call (the inspector's, when it installs a policy with detection
+  // on): an agent whose policies never turn it on pays nothing for it (no public suffix
+  // list, no account table).
   TunnelDetector& tunnels();
   size_t tunnel_accounts() const;  // 0 until then
 

@@ -26,8 +26,8 @@ float decay_after(int64_t elapsed_ms) {
 }
 
 // An account is per (client address, registered domain); 0 marks a free slot.
-uint64_t account_key(const Client& client, uint64_t registered_domain_hash) {
-  return mix_hash(address_hash(client.address) ^ registered_domain_hash) | 1;
+uint64_t account_key(uint64_t client_hash, uint64_t registered_domain_hash) {
+  return mix_hash(client_hash ^ registered_domain_hash) | 1;
 }
 
 // Types that carry more answer data than A/AAAA, which is why tunnels ask them.
@@ -230,18 +230,18 @@ TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now
 }
 
 void TunnelDetector::prefetch(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes,
-                              const Client& client) const {
+                              uint64_t client_hash) const {
   const size_t labels = name.label_count;
   domains_.prefetch(suffix_hashes, labels);
   if (labels < 2) return;
-  const uint64_t key = account_key(client, suffix_hashes[labels - 2]);
+  const uint64_t key = account_key(client_hash, suffix_hashes[labels - 2]);
   const size_t first = bucket_of(key) * kWays;
   __builtin_prefetch(keys_ + first);
   __builtin_prefetch(accounts_ + first + preferred_way(key));
 }
 
 TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
-                                          const Client& client, const policy::Tunneling& settings,
+                                          uint64_t client_hash, const policy::Tunneling& settings,
                                           SteadyClock::time_point now) {
   TunnelObservation out;
   const dns::Name& name = query.qname;
@@ -264,7 +264,7 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
     if (!std::all_of(label.begin(), label.end(), [](char c) { return is_hostname_byte(c); })) signals |= kSignalBinaryLabel;
   }
 
-  const uint64_t key = account_key(client, suffix_hashes[registered]);
+  const uint64_t key = account_key(client_hash, suffix_hashes[registered]);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);

@@ -110,12 +110,12 @@ class TunnelDetector {
   TunnelDetector& operator=(const TunnelDetector&) = delete;
 
   TunnelObservation observe(const dns::Query& query, const std::array<uint64_t, 128>& suffix_hashes,
-                            const Client& client, const policy::Tunneling& settings,
+                            uint64_t client_hash, const policy::Tunneling& settings,
                             SteadyClock::time_point now);
   // Starts loading what observe() will most likely read (the suffix cache, and the
   // account as if the registered domain were the last two labels), so that the misses
   // overlap with the block-list lookups made in between. Only a hint: changes nothing.
-  void prefetch(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes, const Client& client) const;
+  void prefetch(const dns::Name& name, const std::array<uint64_t, 128>& suffix_hashes, uint64_t client_hash) const;
   size_t accounts() const;      // in use
   size_t memory_bytes() const;  // accounts in use and the suffix cache
 

@@ -69,7 +69,7 @@ class DetectorTest : public ::testing::Test {
     EXPECT_EQ(dns::parse_query(m, q), dns::ParseError::none) << name;
     std::array<uint64_t, 128> suffixes;
     hash_suffixes(q.qname, suffixes);
-    return detector_.observe(q, suffixes, client ? *client : client_, settings_, now_);
+    return detector_.observe(q, suffixes, address_hash((client ? *client : client_).address), settings_, now_);
   }
   std::string registered(std::string_view name) {
     const auto m = testing::query(name, 1);
