@@ -4,17 +4,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "api/tls.hpp"
-#include "duration.hpp"
+#include "common.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 
 namespace dnsguard::cli {
@@ -63,9 +61,7 @@ std::string explain(const grpc::Status& status) {
   std::string message = status.error_message();
   v1::PolicyErrors details;
   if (!status.error_details().empty() && details.ParseFromString(status.error_details()) && details.errors_size() > 0) {
-    const auto& e = details.errors(0);
-    message = (e.file().empty() ? "" : e.file() + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()) + ": ") +
-              (e.key().empty() ? "" : e.key() + ": ") + e.message() +
+    message = to_error(details.errors(0)).to_string() +
               (details.errors_size() > 1 ? " (and " + std::to_string(details.errors_size() - 1) + " more)" : "");
   }
   switch (status.error_code()) {
@@ -83,10 +79,7 @@ void run_all(const FleetOptions& options, const std::shared_ptr<grpc::ChannelCre
   auto worker = [&] {
     for (size_t i = next++; i < which.size(); i = next++) {
       Row& row = rows[which[i]];
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(64 << 20);
-      args.SetMaxSendMessageSize(64 << 20);
-      auto stub = v1::DnsGuard::NewStub(grpc::CreateCustomChannel(row.agent, credentials, args));
+      auto stub = v1::DnsGuard::NewStub(agent_channel(row.agent, credentials));
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
       const grpc::Status status = call(*stub, ctx, row);
@@ -200,9 +193,9 @@ int run_fleet(const FleetOptions& options, const std::string& verb, const std::v
         if (!d || *d == 0) return fail("--confirm-within takes a duration such as 60s, 5m or 1h");
         req.set_confirm_within_seconds(*d);
       } else if (args[i] == "--canary" && i + 1 < args.size()) {
-        const auto& v = args[++i];
-        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), canary);
-        if (ec != std::errc{} || ptr != v.data() + v.size() || canary == 0) return fail("--canary takes a number of agents");
+        auto n = parse_number<size_t>(args[++i]);
+        if (!n || *n == 0) return fail("--canary takes a number of agents");
+        canary = *n;
       } else if (file.empty() && !args[i].starts_with("--")) {
         file = args[i];
       } else {
@@ -210,12 +203,7 @@ int run_fleet(const FleetOptions& options, const std::string& verb, const std::v
       }
     }
     if (file.empty()) return fail("apply: expected a policy FILE");
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail("cannot read " + file + ": " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    req.mutable_policy()->set_text(text.str());
-    req.mutable_policy()->set_file_name(file);
+    if (auto problem = load_source(file, *req.mutable_policy())) return fail(*problem);
     const Call call = [&req](v1::DnsGuard::Stub& stub, grpc::ClientContext& ctx, Row& row) {
       v1::ApplyResponse resp;
       auto s = stub.Apply(&ctx, req, &resp);

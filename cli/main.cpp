@@ -6,11 +6,9 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -21,7 +19,7 @@
 
 #include "api/tls.hpp"
 #include "compiler/compile.hpp"
-#include "duration.hpp"
+#include "common.hpp"
 #include "fleet.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 #include "policy/policy.hpp"
@@ -141,15 +139,6 @@ int usage(std::string_view verb, const std::string& problem) {
   return kPolicyOrRequestError;
 }
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
-
 int print_errors(const Errors& errors) {
   for (const auto& e : errors) std::cerr << e.to_string() << '\n';
   std::cerr << errors.size() << (errors.size() == 1 ? " error\n" : " errors\n");
@@ -179,11 +168,7 @@ std::string local_time(const pb::Timestamp& t) {
 class Agent {
  public:
   explicit Agent(const Global& g) : g_(g) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetMaxSendMessageSize(64 << 20);
-    stub_ = v1::DnsGuard::NewStub(
-        grpc::CreateCustomChannel("unix:" + g.socket, grpc::InsecureChannelCredentials(), args));
+    stub_ = v1::DnsGuard::NewStub(cli::agent_channel("unix:" + g.socket, grpc::InsecureChannelCredentials()));
   }
 
   template <typename Request, typename Response, typename Call>
@@ -215,13 +200,7 @@ class Agent {
       if (g_.json) {
         std::cout << to_json(details);
       } else {
-        for (const auto& e : details.errors()) {
-          Error err;
-          if (!e.file().empty()) err.where = SourceLocation{e.file(), e.line(), e.column()};
-          err.key = e.key();
-          err.message = e.message();
-          std::cerr << err.to_string() << '\n';
-        }
+        for (const auto& e : details.errors()) std::cerr << cli::to_error(e).to_string() << '\n';
       }
       if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
         std::cerr << details.errors_size() << (details.errors_size() == 1 ? " error" : " errors")
@@ -239,13 +218,10 @@ class Agent {
 };
 
 bool load_source(const std::string& path, v1::PolicySource* source) {
-  std::string text;
-  if (!read_file(path, text)) {
-    std::cerr << "dnsguardctl: cannot read " << path << ": " << std::strerror(errno) << '\n';
+  if (auto problem = cli::load_source(path, *source)) {
+    std::cerr << "dnsguardctl: " << *problem << '\n';
     return false;
   }
-  source->set_text(text);
-  source->set_file_name(path);
   return true;
 }
 
@@ -317,11 +293,9 @@ int apply(Agent& agent, const Global& g, const std::vector<std::string>& args) {
       if (!d || *d == 0) return usage("apply", "--confirm-within takes a duration such as 60s, 5m or 1h");
       req.set_confirm_within_seconds(*d);
     } else if (args[i] == "--expect-generation" && i + 1 < args.size()) {
-      uint64_t n = 0;
-      const auto& v = args[++i];
-      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc{} || ptr != v.data() + v.size()) return usage("apply", "--expect-generation takes a number");
-      req.set_expected_generation(n);
+      auto n = cli::parse_number<uint64_t>(args[++i]);
+      if (!n) return usage("apply", "--expect-generation takes a number");
+      req.set_expected_generation(*n);
     } else if (file.empty() && !args[i].starts_with("--")) {
       file = args[i];
     } else {
@@ -475,10 +449,9 @@ int main(int argc, char** argv) {
     } else if (args[i] == "--ca" && has_value) {
       fleet.ca = args[++i];
     } else if (args[i] == "--parallel" && has_value) {
-      const auto& v = args[++i];
-      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), fleet.parallel);
-      if (ec != std::errc{} || ptr != v.data() + v.size() || fleet.parallel == 0)
-        return usage("", "--parallel takes a number of agents");
+      auto n = cli::parse_number<size_t>(args[++i]);
+      if (!n || *n == 0) return usage("", "--parallel takes a number of agents");
+      fleet.parallel = *n;
     } else if (args[i] == "--timeout" && has_value) {
       auto d = cli::parse_duration(args[++i]);
       if (!d || *d == 0) return usage("", "--timeout takes a duration such as 30s or 2m");
