@@ -101,6 +101,11 @@ Status Controller::set_inspector(const std::optional<Compiled>& compiled) {
   return ok_status();
 }
 
+void Controller::shrink_inspector(const std::optional<Compiled>& compiled) {
+  if (!options_.inspector) return;
+  options_.inspector->shrink(compiled && compiled->engine ? compiled->policy.inspect.queues : 0);
+}
+
 void Controller::publish(const std::string& kind, const std::string& message) {
   telemetry::Event e;
   e.time = options_.now();
@@ -218,9 +223,15 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
   if (!applied) {
     // The kernel kept the previous rules; put the previous state (and engine) back too.
     (void)store_.save(state_);
-    if (inspects) (void)set_inspector(running_);
+    if (inspects) {
+      (void)set_inspector(running_);
+      shrink_inspector(running_);
+    }
     return with_code(applied.errors(), ErrorCode::kernel);
   }
+  // Queues the new rules no longer use stop only now: until the commit the old rules
+  // still sent packets to them.
+  if (inspects) shrink_inspector(compiled);
   if (!inspects) (void)set_inspector(std::nullopt);
   state_ = std::move(next);
   set_running(compiled);

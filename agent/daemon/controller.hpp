@@ -144,6 +144,8 @@ class Controller {
   Result<Compiled> compile(const PolicySource& source) const;
   // Points the inspector at `compiled`'s engine, or stops it when there is none.
   Status set_inspector(const std::optional<Compiled>& compiled);
+  // Stops the queues beyond those `compiled`'s rules use.
+  void shrink_inspector(const std::optional<Compiled>& compiled);
   // Writes `next` and then makes the kernel match it; restores the old state file if
   // the kernel refuses. `ruleset` is nullopt to remove our table.
   Result<nft::TransactionStats> commit(AgentState next, const std::optional<Compiled>& compiled);

@@ -23,7 +23,7 @@ void write32(uint8_t* p, uint32_t v) {
 // Reads the name at `pos`. With `out`, copies it as text; without, only validates and
 // skips it. Returns the offset just past the name as it sits at `pos` (a pointer ends
 // it), or 0 with `error` set.
-size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& error) {
+size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& error, Query* cases = nullptr) {
   size_t end = 0;     // where the name ends at its original position
   size_t wire = 0;    // octets of the uncompressed name, for the 255 limit
   size_t hops = 0;
@@ -79,7 +79,11 @@ size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& 
       out->label_starts[out->label_count++] = out->length;
       for (size_t i = 0; i < len; ++i) {
         char c = static_cast<char>(m[pos + 1 + i]);
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+        if (c >= 'A' && c <= 'Z') {
+          c = static_cast<char>(c + ('a' - 'A'));
+          if (cases) ++cases->upper_letters;
+        }
+        if (cases && c >= 'a' && c <= 'z') ++cases->letters;
         out->text[out->length++] = c;
       }
     }
@@ -94,7 +98,6 @@ std::string_view to_string(ParseError e) {
     case ParseError::none: return "ok";
     case ParseError::truncated_header: return "truncated header";
     case ParseError::not_a_query: return "not a query";
-    case ParseError::unsupported_opcode: return "opcode is not QUERY";
     case ParseError::no_question: return "no question";
     case ParseError::several_questions: return "more than one question";
     case ParseError::truncated_name: return "truncated name";
@@ -105,6 +108,7 @@ std::string_view to_string(ParseError e) {
     case ParseError::truncated_question: return "truncated question";
     case ParseError::truncated_record: return "truncated record";
     case ParseError::bad_edns: return "bad EDNS OPT record";
+    case ParseError::trailing_bytes: return "bytes after the message";
   }
   return "?";
 }
@@ -115,7 +119,6 @@ ParseError parse_query(std::span<const uint8_t> m, Query& q) {
   q.id = read16(h);
   if (h[2] & 0x80) return ParseError::not_a_query;
   q.opcode = (h[2] >> 3) & 0x0F;
-  if (q.opcode != 0) return ParseError::unsupported_opcode;
   q.recursion_desired = h[2] & 0x01;
   q.checking_disabled = h[3] & 0x10;
   const uint16_t qdcount = read16(h + 4);
@@ -126,7 +129,8 @@ ParseError parse_query(std::span<const uint8_t> m, Query& q) {
   if (qdcount > 1) return ParseError::several_questions;
 
   ParseError error = ParseError::none;
-  size_t pos = read_name(m, kHeaderSize, &q.qname, error);
+  q.letters = q.upper_letters = 0;
+  size_t pos = read_name(m, kHeaderSize, &q.qname, error, &q);
   if (pos == 0) return error;
   if (pos + 4 > m.size()) return ParseError::truncated_question;
   q.qtype = read16(h + pos);
@@ -154,6 +158,8 @@ ParseError parse_query(std::span<const uint8_t> m, Query& q) {
     }
     pos += 10 + rdlength;
   }
+  // What the resolver would ignore could still carry data, or a second message.
+  if (pos != m.size()) return ParseError::trailing_bytes;
   return ParseError::none;
 }
 

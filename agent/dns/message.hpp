@@ -23,7 +23,6 @@ enum class ParseError : uint8_t {
   none,
   truncated_header,
   not_a_query,          // QR set: a response, not a question
-  unsupported_opcode,   // not QUERY (NOTIFY, UPDATE...): passed on uninspected
   no_question,          // QDCOUNT 0
   several_questions,    // QDCOUNT > 1
   truncated_name,
@@ -34,6 +33,7 @@ enum class ParseError : uint8_t {
   truncated_question,
   truncated_record,
   bad_edns,             // more than one OPT, or OPT not at the root name
+  trailing_bytes,       // bytes after the last record: one datagram is one message
 };
 
 std::string_view to_string(ParseError e);
@@ -59,12 +59,16 @@ struct Name {
 
 struct Query {
   uint16_t id = 0;
-  uint8_t opcode = 0;
+  uint8_t opcode = 0;  // 0 QUERY; the others (NOTIFY, UPDATE...) parse the same way
   bool recursion_desired = false;
   bool checking_disabled = false;
   Name qname;
   uint16_t qtype = 0;
   uint16_t qclass = 0;
+  // ASCII letters in the question name as sent, and how many of them were upper case:
+  // the name is lower-cased, but the resolver passes the case on (a 1-bit channel).
+  uint8_t letters = 0;
+  uint8_t upper_letters = 0;
   uint16_t question_end = 0;  // offset just past the question
   bool has_edns = false;
   uint16_t edns_udp_size = 0;

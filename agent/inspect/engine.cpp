@@ -69,6 +69,7 @@ std::string_view to_string(Reason r) {
     case Reason::malformed: return "malformed";
     case Reason::not_inspected: return "not_inspected";
     case Reason::tunneling: return "tunneling";
+    case Reason::denied_opcode: return "denied_opcode";
   }
   return "?";
 }
@@ -213,12 +214,16 @@ dns::ResponseSpec Engine::response_for(Action action) const {
   return spec;
 }
 
-Verdict Engine::decide(const dns::Query* query, dns::ParseError error, const Client& client,
+Verdict Engine::decide(const dns::Query* query, dns::ParseError /*why query is null*/, const Client& client,
                        SteadyClock::time_point now, DecisionState& state) const {
   if (!query) {
-    if (error == dns::ParseError::unsupported_opcode) return {Action::accept, Reason::not_inspected, 0};
     return {settings_.malformed == policy::MalformedAction::drop ? Action::drop : Action::accept,
             Reason::malformed, 0};
+  }
+  // NOTIFY, UPDATE and the rest: no workstation needs them, and they carry data.
+  if (query->opcode != 0) {
+    if (settings_.allowed_opcodes & (1u << query->opcode)) return {Action::accept, Reason::not_inspected, 0};
+    return {Action::answer_refused, Reason::denied_opcode, 0};
   }
   std::array<uint64_t, 128> suffixes;
   hash_suffixes(query->qname, suffixes);

@@ -45,10 +45,11 @@ enum class Reason : uint8_t {
   canary,          // use-application-dns.net
   rate_limited,    // inspect.rate_limit
   malformed,       // not a parseable query; inspect.malformed decides
-  not_inspected,   // a valid message that is not a standard query (e.g. NOTIFY)
+  not_inspected,   // an opcode other than QUERY that inspect.opcodes lets through
   tunneling,       // inspect.tunneling: the registered domain is held as a tunnel
+  denied_opcode,   // an opcode other than QUERY that inspect.opcodes does not list
 };
-inline constexpr size_t kReasonCount = 10;
+inline constexpr size_t kReasonCount = 11;
 std::string_view to_string(Reason r);
 
 struct Verdict {

@@ -28,8 +28,12 @@ struct RuntimeCounter {
 class Runtime {
  public:
   virtual ~Runtime() = default;
-  // Serves queues 0..queues-1 with `engine`, swapping it in without dropping packets.
+  // Serves queues 0..queues-1 (at least) with `engine`, swapping it in without dropping
+  // packets. A transaction: when a new queue cannot be bound, nothing changes. Queues
+  // beyond `queues` keep running until shrink(), which the controller calls once the
+  // rules no longer send packets to them.
   virtual Status configure(std::shared_ptr<const Engine> engine, uint16_t queues, bool fail_open) = 0;
+  virtual void shrink(uint16_t queues) = 0;
   virtual void stop() = 0;
   virtual std::vector<RuntimeCounter> counters() const = 0;
 };

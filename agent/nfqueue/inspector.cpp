@@ -24,8 +24,8 @@ extern "C" {
 
 #include "dns/message.hpp"
 #include "netlink/netlink.hpp"
-#include "nfqueue/packet.hpp"
-#include "nfqueue/user_names.hpp"
+#include "nfqueue/decision.hpp"
+#include "nfqueue/verdict_batch.hpp"
 
 namespace dnsguard::nfqueue {
 namespace {
@@ -80,7 +80,7 @@ std::string presentation(std::string_view name) {
 }
 
 // One queue: its netlink socket, its raw sockets for answers, its thread.
-class Inspector::QueueThread {
+class Inspector::QueueThread final : public MessageObserver {
  public:
   QueueThread(Inspector& owner, uint16_t queue) : owner_(owner), queue_(queue) {}
   ~QueueThread() { join(); }
@@ -96,6 +96,7 @@ class Inspector::QueueThread {
   }
 
   void request_stop() { stop_ = true; }
+  void set_fail_open(bool fail_open) { fail_open_wanted_ = fail_open; }
   void join() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -125,14 +126,11 @@ class Inspector::QueueThread {
     nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(owner_.options_.copy_range));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, owner_.options_.queue_max_len);
-    // Fail open on overflow too when the policy says so; ask for the socket's uid (to
-    // tell local users apart) and for GSO packets as they are (we never change them).
-    uint32_t flags = NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO;
-    if (fail_open) flags |= NFQA_CFG_F_FAIL_OPEN;
-    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
     if (int err = netlink::request_with_ack(nl_.get(), nlh))
       return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
+    if (int err = netlink::request_with_ack(nl_.get(), put_flags(buf, fail_open)))
+      return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
+    fail_open_applied_ = fail_open;
 
     raw4_ = Fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
     raw6_ = Fd(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
@@ -141,14 +139,51 @@ class Inspector::QueueThread {
     return ok_status();
   }
 
+  // The queue's flags: the socket's uid with each packet (to tell local users apart);
+  // fail open on overflow when the policy says so. No NFQA_CFG_F_GSO: without it the
+  // kernel segments a GSO super-packet (UDP_SEGMENT, TSO) before queueing, so every
+  // datagram the resolver will receive is decided on its own.
+  nlmsghdr* put_flags(char* buf, bool fail_open) const {
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
+    uint32_t flags = NFQA_CFG_F_UID_GID;
+    if (fail_open) flags |= NFQA_CFG_F_FAIL_OPEN;
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+    return nlh;
+  }
+
+  // A new fail mode, sent by the thread itself between reads (its answer comes in with
+  // the packets and is skipped there).
+  void apply_fail_mode() {
+    const bool wanted = fail_open_wanted_.load(std::memory_order_relaxed);
+    if (wanted == fail_open_applied_) return;
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = put_flags(buf, wanted);
+    if (mnl_socket_sendto(nl_.get(), nlh, nlh->nlmsg_len) >= 0) fail_open_applied_ = wanted;
+  }
+
   void run(bool fail_open, std::promise<Status>& ready) {
     // Named so that top and /proc show which thread serves which queue.
     pthread_setname_np(pthread_self(), ("dnsguard-q" + std::to_string(queue_)).c_str());
+    fail_open_wanted_ = fail_open;
     Status s = setup(fail_open);
     const bool ok = s.ok();
     ready.set_value(std::move(s));
     if (!ok) return;
-    loop();
+    // Nothing may leave a queue thread: an exception here would end the agent, and
+    // with fail open every query would then pass uninspected.
+    while (!stop_) {
+      try {
+        loop();
+      } catch (...) {
+        owner_.errors_.fetch_add(1, std::memory_order_relaxed);
+        try {
+          send_verdicts();  // the packets decided so far still get theirs
+        } catch (...) {
+          verdicts_.clear();
+        }
+      }
+    }
     // Unbinding is implicit when the socket closes; say it anyway so the kernel stops
     // queueing to us at once.
     char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -177,6 +212,7 @@ class Inspector::QueueThread {
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
     while (!stop_) {
+      apply_fail_mode();
       // Wait for one packet, then take whatever else is already queued: one system call
       // for the batch.
       const int n = recvmmsg(fd, msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
@@ -188,13 +224,10 @@ class Inspector::QueueThread {
       }
       owner_.batches_.fetch_add(1, std::memory_order_relaxed);
       refresh_engine();
-      verdicts_used_ = 0;
-      pending_accept_ = 0;
       now_ = inspect::SteadyClock::now();
       clock_gettime(CLOCK_REALTIME, &wall_now_);
       for (int i = 0; i < n; ++i) handle_datagram(buffers[static_cast<size_t>(i)].data(), msgs[static_cast<size_t>(i)].msg_len);
-      flush_accepts();
-      if (verdicts_used_ > 0) mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
+      send_verdicts();
       // Shared counters once a batch, not once a packet: every queue thread writes them.
       owner_.packets_.fetch_add(batch_packets_, std::memory_order_relaxed);
       owner_.latency_.record(inspect::SteadyClock::now() - now_, batch_packets_);
@@ -220,62 +253,55 @@ class Inspector::QueueThread {
     const uint32_t id = ntohl(hdr->packet_id);
     ++batch_packets_;
 
-    std::span<const uint8_t> packet;
+    QueuedPacket packet;
     if (attr[NFQA_PAYLOAD])
-      packet = {static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
-                mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
-    const bool truncated = attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > packet.size();
-    inspect::Client client;
-    if (attr[NFQA_UID]) client.uid = ntohl(mnl_attr_get_u32(attr[NFQA_UID]));
+      packet.bytes = {static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                      mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
+    packet.truncated = attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > packet.bytes.size();
+    if (attr[NFQA_UID]) packet.uid = ntohl(mnl_attr_get_u32(attr[NFQA_UID]));
 
-    const auto view = truncated ? std::nullopt : parse_packet(packet);
-    if (view) client.address = view->source;
-    const auto& engine = *installed_->engine;
+    uid_ = packet.uid;
+    try {
+      decide_and_answer(id, packet);
+    } catch (...) {  // out of memory while deciding: this packet is not let through
+      owner_.errors_.fetch_add(1, std::memory_order_relaxed);
+      verdicts_.drop(id);
+    }
+  }
 
-    // TCP segments without data (handshake, ACKs, FIN) carry no query.
-    if (view && view->protocol == kProtoTcp && view->payload.empty()) {
-      accept(id);
+  void decide_and_answer(uint32_t id, const QueuedPacket& packet) {
+    const PacketDecision d = decide_packet(packet, *installed_->engine, now_, owner_.decisions_, this);
+    if (d.action == PacketAction::accept) {
+      verdicts_.accept(id);
       return;
     }
-
-    dns::Query query;
-    dns::ParseError error = dns::ParseError::truncated_header;
-    std::span<const uint8_t> message;
-    if (view) {
-      message = view->payload;
-      if (view->protocol == kProtoTcp) {
-        // DNS over TCP: a 2-byte length, then the message; a query split over segments
-        // cannot be inspected and counts as malformed.
-        const size_t length = message.size() >= 2 ? size_t{message[0]} << 8 | message[1] : SIZE_MAX;
-        message = length <= message.size() - 2 ? message.subspan(2, length) : std::span<const uint8_t>{};
+    if (build_injection(d, *installed_->engine, injection_)) {
+      inject(d.view->source, injection_.packet_bytes());
+      if (d.action == PacketAction::reset) {
+        owner_.resets_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        owner_.injected_.fetch_add(1, std::memory_order_relaxed);
+        if (installed_->dnstap)
+          installed_->dnstap->client_response(queue_, {d.view->source, d.view->source_port},
+                                              {d.view->destination, d.view->destination_port}, false,
+                                              d.decided.message, injection_.dns_bytes(), wall_now_);
       }
-      if (!message.empty()) error = dns::parse_query(message, query);
     }
-    const inspect::Verdict v =
-        engine.decide(error == dns::ParseError::none ? &query : nullptr, error, client, now_, owner_.decisions_);
+    verdicts_.drop(id);
+  }
+
+  // Counters, dnstap and events for every message decided, pipelined ones included.
+  void on_message(const PacketView* view, const MessageDecision& m) override {
+    const inspect::Verdict& v = m.verdict;
     owner_.actions_[static_cast<size_t>(v.action)].fetch_add(1, std::memory_order_relaxed);
     owner_.reasons_[static_cast<size_t>(v.reason)].fetch_add(1, std::memory_order_relaxed);
-    if (v.reason == inspect::Reason::blocked_list)
-      installed_->list_hits[v.list].fetch_add(1, std::memory_order_relaxed);
-
+    if (v.reason == inspect::Reason::blocked_list) installed_->list_hits[v.list]->fetch_add(1, std::memory_order_relaxed);
     const bool tcp = view && view->protocol == kProtoTcp;
-    if (installed_->dnstap && view && !message.empty())
+    if (installed_->dnstap && view && !m.message.empty())
       installed_->dnstap->client_query(queue_, {view->source, view->source_port},
-                                       {view->destination, view->destination_port}, tcp, message, wall_now_);
+                                       {view->destination, view->destination_port}, tcp, m.message, wall_now_);
     if (v.tunnel_detected_now) owner_.tunnel_detections_.fetch_add(1, std::memory_order_relaxed);
-    if (owner_.options_.events && is_reported(v))
-      report(v, view ? &*view : nullptr, error == dns::ParseError::none ? &query : nullptr, error, client, engine, tcp);
-
-    if (v.action == inspect::Action::accept) {
-      accept(id);
-      return;
-    }
-    if (tcp) {
-      inject_tcp_reset(*view);  // for TCP any block resets the connection
-    } else if (view && v.action != inspect::Action::drop) {
-      inject_answer(*view, message, query, engine.response_for(v.action));
-    }
-    verdict(id, NF_DROP);
+    if (owner_.options_.events && is_reported(v)) report(v, view, m.parsed(), m.error, tcp);
   }
 
   // Plain accepts are not events; tunneling is reported when detected and then for the
@@ -293,8 +319,9 @@ class Inspector::QueueThread {
   // One event for a decision that is not a plain accept; sampled, so a flood of blocks
   // costs a counter increment per packet, not a log line.
   void report(const inspect::Verdict& v, const PacketView* view, const dns::Query* query, dns::ParseError error,
-              const inspect::Client& client, const inspect::Engine& engine, bool tcp) {
+              bool tcp) {
     if (!sampler_.admit(now_)) return;
+    const inspect::Engine& engine = *installed_->engine;
     telemetry::Event e;
     e.kind = std::string(event_kind(v.reason));
     e.action = tcp && v.action != inspect::Action::accept ? "reset" : std::string(inspect::to_string(v.action));
@@ -302,6 +329,7 @@ class Inspector::QueueThread {
       case inspect::Reason::blocked_list: e.rule = engine.list_names()[v.list]; break;
       case inspect::Reason::blocked_domain: e.rule = "inspect.block_domains"; break;
       case inspect::Reason::denied_qtype: e.rule = "inspect.deny_qtypes"; break;
+      case inspect::Reason::denied_opcode: e.rule = "inspect.opcodes"; break;
       case inspect::Reason::canary: e.rule = "egress.encrypted_dns.canary"; break;
       case inspect::Reason::rate_limited: e.rule = "inspect.rate_limit"; break;
       case inspect::Reason::tunneling: {
@@ -321,9 +349,9 @@ class Inspector::QueueThread {
       e.destination_port = view->destination_port;
       e.protocol = tcp ? "tcp" : "udp";
     }
-    if (client.uid) {
-      e.uid = client.uid;
-      e.user = users_.of(*client.uid);
+    if (uid_) {
+      e.uid = uid_;
+      e.user = owner_.user_names_.cached(*uid_);  // never NSS on the packet path
     }
     if (query) {
       e.qname = presentation(query->qname.view());
@@ -340,7 +368,6 @@ class Inspector::QueueThread {
     }
     owner_.options_.events->publish(std::move(e));
   }
-
   // What the sampler held back is counted at once (metrics, stats) ...
   void take_suppressed() {
     const uint64_t n = sampler_.take_suppressed();
@@ -377,75 +404,41 @@ class Inspector::QueueThread {
     if (sent < 0) owner_.inject_errors_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void inject_answer(const PacketView& view, std::span<const uint8_t> message, const dns::Query& query,
-                     const dns::ResponseSpec& spec) {
-    std::array<uint8_t, 4096> dns_out;
-    const size_t dns_len = dns::build_response(message, query, spec, dns_out);
-    if (dns_len == 0) return;
-    std::array<uint8_t, 4096 + 64> pkt;
-    const size_t len = build_udp_reply(view, std::span(dns_out.data(), dns_len), pkt);
-    if (len == 0) return;
-    inject(view.source, std::span(pkt.data(), len));
-    owner_.injected_.fetch_add(1, std::memory_order_relaxed);
-    if (installed_->dnstap)
-      installed_->dnstap->client_response(queue_, {view.source, view.source_port},
-                                          {view.destination, view.destination_port}, false, message,
-                                          std::span(dns_out.data(), dns_len), wall_now_);
-  }
-
-  void inject_tcp_reset(const PacketView& view) {
-    std::array<uint8_t, 64> pkt;
-    const size_t len = build_tcp_reset(view, pkt);
-    if (len == 0) return;
-    inject(view.source, std::span(pkt.data(), len));
-    owner_.resets_.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  // Verdicts: consecutive accepts become one batch verdict (the highest id covers every
-  // lower one still waiting); anything else flushes the run and goes on its own.
-  void accept(uint32_t id) {
-    if (!owner_.options_.batch_verdicts) {
-      verdict(id, NF_ACCEPT);
-      return;
+  // The batch's verdicts as netlink messages, sent in as few writes as fit the buffer.
+  void send_verdicts() {
+    size_t used = 0;
+    for (const VerdictMessage& m : verdicts_.finish()) {
+      if (used + 256 > verdict_buffer_.size()) {
+        mnl_socket_sendto(nl_.get(), verdict_buffer_.data(), used);
+        used = 0;
+      }
+      nlmsghdr* nlh = nfq_nlmsg_put(verdict_buffer_.data() + used, m.batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT,
+                                    queue_);
+      nfq_nlmsg_verdict_put(nlh, static_cast<int>(m.id), m.accept ? NF_ACCEPT : NF_DROP);
+      used += NLMSG_ALIGN(nlh->nlmsg_len);
     }
-    pending_accept_ = id;
+    if (used > 0) mnl_socket_sendto(nl_.get(), verdict_buffer_.data(), used);
+    verdicts_.clear();
   }
-  void flush_accepts() {
-    if (pending_accept_ == 0) return;
-    put_verdict(NFQNL_MSG_VERDICT_BATCH, pending_accept_, NF_ACCEPT);
-    pending_accept_ = 0;
-  }
-  void verdict(uint32_t id, int v) {
-    flush_accepts();
-    put_verdict(NFQNL_MSG_VERDICT, id, v);
-  }
-  void put_verdict(int type, uint32_t id, int v) {
-    if (verdicts_used_ + 256 > verdicts_.size()) {  // full: send what we have
-      mnl_socket_sendto(nl_.get(), verdicts_.data(), verdicts_used_);
-      verdicts_used_ = 0;
-    }
-    nlmsghdr* nlh = nfq_nlmsg_put(verdicts_.data() + verdicts_used_, type, queue_);
-    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v);
-    verdicts_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
-  }
-
   Inspector& owner_;
   const uint16_t queue_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> fail_open_wanted_{true};
+  bool fail_open_applied_ = true;
   std::thread thread_;
   netlink::Socket nl_;
   Fd raw4_, raw6_;
   std::shared_ptr<Installed> installed_;
   uint64_t engine_version_ = 0;
   uint64_t batch_packets_ = 0;
-  std::array<char, 64 * 1024> verdicts_{};
-  size_t verdicts_used_ = 0;
-  uint32_t pending_accept_ = 0;
+  VerdictBatcher verdicts_;
+  std::array<char, 64 * 1024> verdict_buffer_{};
+  Injection injection_;
+  std::optional<uint32_t> uid_;  // of the packet being decided, for its events
   inspect::SteadyClock::time_point now_;  // once per batch: rate limits need no finer clock
   timespec wall_now_{};                   // the same instant, for dnstap
   telemetry::EventSampler sampler_;
   uint64_t pending_suppressed_ = 0;
-  UserNames users_;
 };
 
 Inspector::Inspector(InspectorOptions options) : options_(options) {}
@@ -458,72 +451,68 @@ std::shared_ptr<Inspector::Installed> Inspector::current() const {
 }
 
 Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint16_t queues, bool fail_open) {
+  std::lock_guard reconfiguring(reconfigure_mutex_);
   // The tunneling detector (public suffix list, account table) is made here, at apply,
   // not by the first query that needs it while its packet waits.
   if (engine->settings().tunneling.enabled) decisions_.tunnels();
   auto installed = std::make_shared<Installed>();
-  const size_t lists = engine->list_names().size();
-  installed->list_hits = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(lists, 1));
   installed->engine = std::move(engine);
-
-  std::lock_guard lock(mutex_);
+  const std::shared_ptr<Installed> previous = current();
   // The dnstap writer carries over while its target stays the same.
   const std::string& target = installed->engine->dnstap_target();
   if (!target.empty()) {
-    if (installed_ && installed_->dnstap && installed_->dnstap->target() == target) {
-      installed->dnstap = installed_->dnstap;
+    if (previous && previous->dnstap && previous->dnstap->target() == target) {
+      installed->dnstap = previous->dnstap;
     } else {
       auto writer = telemetry::DnstapWriter::open(target, policy::kMaxInspectQueues);
       if (!writer) return writer.errors();
       installed->dnstap = writer.value();
     }
   }
-  // The fail mode is a property of the queue binding: rebind everything when it changes.
-  if (fail_open != fail_open_ && !threads_.empty()) {
-    for (auto& t : threads_) t->join();
-    threads_.clear();
+
+  // New queues first, with the engine still in place: when one cannot be bound the
+  // started ones stop again and everything else stays as it was.
+  size_t running_now = 0;
+  {
+    std::lock_guard lock(mutex_);
+    running_now = threads_.size();
   }
-  fail_open_ = fail_open;
-  if (installed_) {
-    for (size_t i = 0; i < installed_->engine->list_names().size(); ++i)
-      retired_list_hits_[installed_->engine->list_names()[i]] += installed_->list_hits[i].load();
+  std::vector<std::unique_ptr<QueueThread>> started;
+  for (size_t q = running_now; q < queues; ++q) {
+    auto t = std::make_unique<QueueThread>(*this, static_cast<uint16_t>(q));
+    if (Status s = t->start(fail_open); !s) return s.errors();  // `started` stops on the way out
+    started.push_back(std::move(t));
+  }
+
+  std::lock_guard lock(mutex_);
+  for (const auto& name : installed->engine->list_names()) {
+    HitCounter& hits = list_hits_[name];
+    if (!hits) hits = std::make_shared<std::atomic<uint64_t>>(0);
+    installed->list_hits.push_back(hits);
   }
   installed_ = std::move(installed);
   engine_version_.fetch_add(1, std::memory_order_release);
-
-  // Grow or shrink to `queues` threads.
-  while (threads_.size() > queues) {
-    threads_.back()->join();
-    threads_.pop_back();
-  }
-  Errors errors;
-  while (threads_.size() < queues) {
-    auto t = std::make_unique<QueueThread>(*this, static_cast<uint16_t>(threads_.size()));
-    Status s = t->start(fail_open);
-    if (!s) {
-      errors = s.errors();
-      break;
-    }
-    threads_.push_back(std::move(t));
-  }
-  if (!errors.empty()) {
-    for (auto& t : threads_) t->join();
-    threads_.clear();
-    return errors;
-  }
+  for (auto& t : started) threads_.push_back(std::move(t));
+  // The fail mode is a flag of each queue binding; threads change it themselves.
+  for (auto& t : threads_) t->set_fail_open(fail_open);
   return ok_status();
 }
 
-void Inspector::stop() {
-  std::vector<std::unique_ptr<QueueThread>> threads;
+void Inspector::shrink(uint16_t queues) {
+  std::lock_guard reconfiguring(reconfigure_mutex_);
+  std::vector<std::unique_ptr<QueueThread>> stopping;
   {
     std::lock_guard lock(mutex_);
-    threads.swap(threads_);
+    while (threads_.size() > queues) {
+      stopping.push_back(std::move(threads_.back()));
+      threads_.pop_back();
+    }
   }
-  for (auto& t : threads) t->request_stop();
-  threads.clear();  // joins
+  for (auto& t : stopping) t->request_stop();
+  stopping.clear();  // joins, without mutex_: a thread may be waiting for it
 }
 
+void Inspector::stop() { shrink(0); }
 bool Inspector::running() const {
   std::lock_guard lock(mutex_);
   return !threads_.empty();
@@ -542,17 +531,15 @@ InspectorStats Inspector::stats() const {
   s.tcp_resets = resets_.load();
   s.inject_errors = inject_errors_.load();
   s.enobufs = enobufs_.load();
+  s.errors = errors_.load();
   std::vector<uint16_t> queues;
   {
     std::lock_guard lock(mutex_);
-    s.lists = retired_list_hits_;
+    for (const auto& [name, hits] : list_hits_) s.lists[name] = hits->load();
     if (installed_ && installed_->dnstap) {
       s.dnstap_written = installed_->dnstap->submitted();
       s.dnstap_dropped = installed_->dnstap->dropped();
     }
-    if (installed_)
-      for (size_t i = 0; i < installed_->engine->list_names().size(); ++i)
-        s.lists[installed_->engine->list_names()[i]] += installed_->list_hits[i].load();
     for (const auto& t : threads_) queues.push_back(t->queue());
   }
   // The kernel's own counts per queue: dropped when full, or when delivery to us failed.
@@ -602,6 +589,8 @@ std::vector<inspect::RuntimeCounter> Inspector::counters() const {
       "dnsguard_inspector_tcp_resets_total");
   add("inspect_inject_errors", "answers or resets that could not be sent", s.inject_errors,
       "dnsguard_inspector_inject_errors_total");
+ add("inspect_errors", "packets dropped because deciding them failed (out of memory)", s.errors,
+      "dnsguard_inspector_errors_total");
   add("inspect_enobufs", "times the queue socket overflowed (ENOBUFS)", s.enobufs, "dnsguard_inspector_enobufs_total");
   add("inspect_dnstap_written", "dnstap messages handed to the writer", s.dnstap_written,
       "dnsguard_dnstap_messages_total");

@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"
+#include "nfqueue/user_names.hpp"
 #include "telemetry/dnstap.hpp"
 #include "telemetry/event_log.hpp"
 #include "telemetry/histogram.hpp"
@@ -43,6 +44,7 @@ struct InspectorStats {
   uint64_t tcp_resets = 0;
   uint64_t inject_errors = 0;
   uint64_t enobufs = 0;
+  uint64_t errors = 0;  // packets dropped because deciding them threw (out of memory)
   uint64_t dnstap_written = 0;
   uint64_t dnstap_dropped = 0;
   std::vector<QueueCounters> queues;
@@ -73,8 +75,11 @@ class Inspector final : public inspect::Runtime {
 
   // Installs `engine` and makes queues 0..queues-1 served. Threads already running keep
   // running and pick the new engine up before their next packet. Fails (changing
-  // nothing) when a queue cannot be bound, e.g. another process serves it.
+  // nothing) when a queue cannot be bound, e.g. another process serves it. Never waits
+  // on a queue thread while holding what a queue thread takes.
   Status configure(std::shared_ptr<const inspect::Engine> engine, uint16_t queues, bool fail_open) override;
+  // Stops the threads of queues `queues` and up.
+  void shrink(uint16_t queues) override;
   // Unbinds every queue and stops the threads.
   void stop() override;
   bool running() const;
@@ -83,9 +88,10 @@ class Inspector final : public inspect::Runtime {
   std::vector<inspect::RuntimeCounter> counters() const override;
 
  private:
+  using HitCounter = std::shared_ptr<std::atomic<uint64_t>>;
   struct Installed {
     std::shared_ptr<const inspect::Engine> engine;
-    std::unique_ptr<std::atomic<uint64_t>[]> list_hits;
+    std::vector<HitCounter> list_hits;  // by list index; shared by engines naming the same list
     std::shared_ptr<telemetry::DnstapWriter> dnstap;  // null when [telemetry] dnstap is off
   };
   class QueueThread;
@@ -93,12 +99,18 @@ class Inspector final : public inspect::Runtime {
   std::shared_ptr<Installed> current() const;
 
   InspectorOptions options_;
+  // Serializes configure, shrink and stop; queue threads never take it, so it may be
+  // held while joining them.
+  std::mutex reconfigure_mutex_;
+  // Guards what queue threads and readers share: installed_, threads_, list_hits_.
   mutable std::mutex mutex_;
   std::shared_ptr<Installed> installed_;
   std::atomic<uint64_t> engine_version_{0};
-  std::map<std::string, uint64_t> retired_list_hits_;  // from engines swapped out
+  // Hits per list path since start: a thread still deciding with a retired engine adds
+  // to the same counter, so no hit is lost on apply.
+  std::map<std::string, HitCounter> list_hits_;
   std::vector<std::unique_ptr<QueueThread>> threads_;
-  bool fail_open_ = true;
+  UserNameCache user_names_;
 
   // Counters shared by all queue threads.
   std::atomic<uint64_t> packets_{0};
@@ -110,6 +122,7 @@ class Inspector final : public inspect::Runtime {
   std::atomic<uint64_t> resets_{0};
   std::atomic<uint64_t> inject_errors_{0};
   std::atomic<uint64_t> enobufs_{0};
+  std::atomic<uint64_t> errors_{0};
   inspect::DecisionState decisions_;
   telemetry::LatencyHistogram latency_;
 };

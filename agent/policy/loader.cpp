@@ -531,8 +531,8 @@ class Loader {
     const std::string p = "inspect";
     check_keys(t, p,
                {"enabled", "queues", "fail", "block_response", "sinkhole", "malformed",
-                "block_domains", "block_lists", "allow_domains", "deny_qtypes", "tunneling",
-                "rate_limit"});
+                "block_domains", "block_lists", "allow_domains", "deny_qtypes", "opcodes",
+                "tunneling", "rate_limit"});
     in.enabled = boolean(t, p, "enabled", false);
     if (auto q = integer(t, p, "queues", 1, kMaxInspectQueues)) in.queues = static_cast<uint16_t>(*q);
     in.fail = choice<FailMode>(t, p, "fail", FailMode::open,
@@ -615,6 +615,24 @@ class Loader {
         in.deny_qtypes.insert(in.deny_qtypes.end(), types.begin(), types.end());
       });
       std::sort(in.deny_qtypes.begin(), in.deny_qtypes.end());
+    }
+
+    if (const toml::array* a = array(t, p, "opcodes")) {
+      in.allowed_opcodes = 0;
+      strings(*a, p + ".opcodes", [&](const toml::node& n, const std::string& k, const std::string& s) {
+        const auto code = parse_opcode(s);
+        if (!code) {
+          error(n, k, quote(s) + " is not a DNS opcode (QUERY, IQUERY, STATUS, NOTIFY, UPDATE, DSO, or OPCODE0-15)");
+          return;
+        }
+        if (in.allowed_opcodes & (1u << *code)) {
+          error(n, k, quote(s) + " is listed twice");
+          return;
+        }
+        in.allowed_opcodes = static_cast<uint16_t>(in.allowed_opcodes | 1u << *code);
+      });
+      if (!(in.allowed_opcodes & 1u))
+        error(*a, p + ".opcodes", "must list \"QUERY\": without it no lookup would pass");
     }
 
     if (const auto* tun = table(t, p, "tunneling")) {

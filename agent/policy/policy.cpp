@@ -57,4 +57,21 @@ std::optional<uint16_t> parse_qtype(std::string_view mnemonic) {
   return std::nullopt;
 }
 
+std::optional<uint8_t> parse_opcode(std::string_view mnemonic) {
+  static constexpr std::pair<std::string_view, uint8_t> kOpcodes[] = {
+      {"QUERY", 0}, {"IQUERY", 1}, {"STATUS", 2}, {"NOTIFY", 4}, {"UPDATE", 5}, {"DSO", 6}};
+  std::string upper(mnemonic);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& [name, number] : kOpcodes)
+    if (upper == name) return number;
+  if (upper.size() > 6 && upper.starts_with("OPCODE")) {
+    unsigned value = 0;
+    const char* first = upper.data() + 6;
+    const char* last = upper.data() + upper.size();
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc{} && ptr == last && value <= 15) return static_cast<uint8_t>(value);
+  }
+  return std::nullopt;
+}
+
 }  // namespace dnsguard::policy

@@ -104,6 +104,9 @@ struct Inspect {
   std::vector<std::string> block_lists;    // absolute paths, readable when loaded
   std::vector<std::string> allow_domains;
   std::vector<uint16_t> deny_qtypes;       // numeric RR types, sorted
+  // DNS opcodes that pass the inspector, one bit each (bit 0: QUERY). Messages with any
+  // other opcode (IQUERY, STATUS, NOTIFY, UPDATE, DSO) are refused.
+  uint16_t allowed_opcodes = 1;
   Tunneling tunneling;
   std::optional<ClientRateLimit> rate_limit;
 };
@@ -144,5 +147,7 @@ Result<Policy> load_policy_file(const std::string& path, const LoadOptions& opti
 
 // Maps DNS RR type mnemonics ("A", "ANY", "TYPE65") to numbers.
 std::optional<uint16_t> parse_qtype(std::string_view mnemonic);
+// Maps DNS opcode names ("QUERY", "NOTIFY", "OPCODE7") to numbers 0-15.
+std::optional<uint8_t> parse_opcode(std::string_view mnemonic);
 
 }  // namespace dnsguard::policy

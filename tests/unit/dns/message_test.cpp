@@ -78,7 +78,31 @@ TEST(DnsParser, QuestionCount) {
 TEST(DnsParser, ResponsesAndOtherOpcodes) {
   Query q;
   EXPECT_EQ(parse(Wire().header(1, 0x8180, 1).name("a").u16(1).u16(1).bytes, q), ParseError::not_a_query);
-  EXPECT_EQ(parse(Wire().header(1, 0x2000, 1).name("a").u16(6).u16(1).bytes, q), ParseError::unsupported_opcode);
+  // NOTIFY (opcode 4) parses like a query; the engine decides whether it may pass.
+  ASSERT_EQ(parse(Wire().header(1, 0x2000, 1).name("a").u16(6).u16(1).bytes, q), ParseError::none);
+  EXPECT_EQ(q.opcode, 4);
+  EXPECT_EQ(q.qname.view(), "a");
+}
+
+TEST(DnsParser, TrailingBytesAreMalformed) {
+  Query q;
+  auto wire = testing::query("allowed.example");
+  ASSERT_EQ(parse(wire, q), ParseError::none);
+  // A second message behind the first (a GSO super-datagram, or a smuggled query).
+  const auto second = testing::query("blocked.example");
+  wire.insert(wire.end(), second.begin(), second.end());
+  EXPECT_EQ(parse(wire, q), ParseError::trailing_bytes);
+  auto one_more = testing::query("allowed.example");
+  one_more.push_back(0);
+  EXPECT_EQ(parse(one_more, q), ParseError::trailing_bytes);
+}
+
+TEST(DnsParser, CountsTheLettersCase) {
+  Query q;
+  ASSERT_EQ(parse(testing::query("WwW.ExAmple9.com"), q), ParseError::none);
+  EXPECT_EQ(q.qname.view(), "www.example9.com");
+  EXPECT_EQ(q.letters, 13);
+  EXPECT_EQ(q.upper_letters, 4);
 }
 
 TEST(DnsParser, LabelAndNameLimits) {

@@ -120,11 +120,32 @@ TEST_F(EngineTest, PerClientRateLimit) {
   EXPECT_EQ(decide(*e, "a.example").action, Action::accept);
 }
 
-TEST_F(EngineTest, MalformedAndNotInspected) {
+TEST_F(EngineTest, OnlyListedOpcodesPass) {
+  const auto notify = testing::Wire().header(7, 0x2000, 1).name("zone.example").u16(6).u16(1).bytes;
+  const auto update = testing::Wire().header(8, 0x2800, 1).name("zone.example").u16(6).u16(1).bytes;
+  const auto status = testing::Wire().header(9, 0x1000, 1).name("zone.example").u16(6).u16(1).bytes;
+  auto verdict = [&](const Engine& e, const std::vector<uint8_t>& m) {
+    dns::Query q;
+    EXPECT_EQ(dns::parse_query(m, q), dns::ParseError::none);
+    return e.decide(&q, dns::ParseError::none, client_, now_, state_);
+  };
+  auto by_default = engine("");
+  for (const auto* m : {&notify, &update, &status}) {
+    const Verdict v = verdict(*by_default, *m);
+    EXPECT_EQ(v.action, Action::answer_refused);
+    EXPECT_EQ(v.reason, Reason::denied_opcode);
+  }
+  auto secondary = engine("opcodes = [\"QUERY\", \"NOTIFY\"]\n");
+  EXPECT_EQ(verdict(*secondary, notify).reason, Reason::not_inspected);
+  EXPECT_EQ(verdict(*secondary, notify).action, Action::accept);
+  EXPECT_EQ(verdict(*secondary, update).reason, Reason::denied_opcode);
+  EXPECT_EQ(decide(*secondary, "a.example").action, Action::accept);
+}
+
+TEST_F(EngineTest, Malformed) {
   auto drop = engine("");
   EXPECT_EQ(drop->decide(nullptr, dns::ParseError::pointer_loop, client_, now_, state_).action, Action::drop);
-  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::unsupported_opcode, client_, now_, state_).reason,
-            Reason::not_inspected);
+  EXPECT_EQ(drop->decide(nullptr, dns::ParseError::trailing_bytes, client_, now_, state_).action, Action::drop);
   auto accept = engine("malformed = \"accept\"\n");
   EXPECT_EQ(accept->decide(nullptr, dns::ParseError::truncated_name, client_, now_, state_).action, Action::accept);
 }

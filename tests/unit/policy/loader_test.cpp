@@ -215,6 +215,20 @@ deny_qtypes = ["any", "NULL", "TYPE65"]
                           HasSubstr("inspect.deny_qtypes[0]: \"BOGUS\" is not a DNS record type")));
 }
 
+TEST(PolicyLoader, OpcodesDefaultToQueryAndMustIncludeIt) {
+  auto r = load(with_header("[inspect]\n"));
+  ASSERT_TRUE(r.ok()) << join_errors(r.errors());
+  EXPECT_EQ(r->inspect.allowed_opcodes, 1u);
+  auto secondary = load(with_header("[inspect]\nopcodes = [\"query\", \"NOTIFY\", \"OPCODE9\"]\n"));
+  ASSERT_TRUE(secondary.ok()) << join_errors(secondary.errors());
+  EXPECT_EQ(secondary->inspect.allowed_opcodes, (1u << 0) | (1u << 4) | (1u << 9));
+  EXPECT_THAT(errors_of(with_header("[inspect]\nopcodes = [\"NOTIFY\", \"NOTIFY\", \"PUSH\", \"OPCODE16\"]\n")),
+              ElementsAre(HasSubstr("inspect.opcodes: must list \"QUERY\""),
+                          HasSubstr("inspect.opcodes[1]: \"NOTIFY\" is listed twice"),
+                          HasSubstr("inspect.opcodes[2]: \"PUSH\" is not a DNS opcode"),
+                          HasSubstr("inspect.opcodes[3]: \"OPCODE16\" is not a DNS opcode")));
+}
+
 TEST(PolicyLoader, TunnelingSettingsHaveDefaultsAndRanges) {
   auto r = load(with_header("[inspect.tunneling]\nenabled = true\n"));
   ASSERT_TRUE(r.ok()) << join_errors(r.errors());
