@@ -107,6 +107,31 @@ class Compiler {
     return ir::QueueSpec{0, policy_.inspect.queues, policy_.inspect.fail == policy::FailMode::open, true};
   }
 
+  // The nat rules that send a TCP connection to a designated resolver (from one of
+  // `users`, when listed) to the proxy instead: `allow` names the resolver's set.
+  void redirect_to_proxy(const Rule& allow, const std::vector<policy::LocalUser>& users, const std::string& what) {
+    if (std::none_of(ruleset_.chains.begin(), ruleset_.chains.end(),
+                     [](const ir::Chain& c) { return c.name == "egress_nat"; }))
+      ruleset_.chains.push_back({"egress_nat", ir::Hook::output, -100, ir::ChainType::nat});
+    Rule r = rule("egress_nat", what + ": tcp to the inspector's TCP proxy");
+    r.address = allow.address;
+    r.protocol = L4Protocol::tcp;
+    r.destination_port = kDnsPort;
+    r.not_mark = ir::kProxyMark;
+    r.verdict = Verdict::redirect;
+    r.redirect_port = policy_.inspect.tcp_proxy_port;
+    if (users.empty()) {
+      ruleset_.rules.push_back(std::move(r));
+      return;
+    }
+    for (const auto& user : users) {
+      Rule per_user = r;
+      per_user.socket_uid = user.uid;
+      per_user.comment += " for user " + user.name;
+      ruleset_.rules.push_back(std::move(per_user));
+    }
+  }
+
   void compile_egress(const policy::Egress& egress) {
     ruleset_.chains.push_back({"egress", ir::Hook::output, 0});
     const bool monitor = egress.default_action == policy::EgressDefault::monitor;
@@ -136,6 +161,15 @@ class Compiler {
           allow.protocol = protocol;
           allow.destination_port = port;
           allow.verdict = Verdict::accept;
+          if (inspected(p) && p == policy::Protocol::tcp) {
+            // TCP goes through the agent's proxy, which reads each stream as the resolver
+            // would; here only the proxy's own connections pass.
+            redirect_to_proxy(allow, resolver.users, key + " " + resolver.name);
+            allow.mark = ir::kProxyMark;
+            allow.comment = key + " " + resolver.name + ": tcp from the inspector's TCP proxy";
+            ruleset_.rules.push_back(allow);
+            continue;
+          }
           if (inspected(p)) {
             allow.verdict = Verdict::queue;
             allow.queue = queue_spec();

@@ -1,6 +1,7 @@
 // IR -> nft text. The output replaces table inet dnsguard in one `nft -f` transaction,
 // the same way the netlink backend does: declare, delete, re-create.
 
+#include <cstdio>
 #include <sstream>
 
 #include "compiler/ruleset.hpp"
@@ -24,9 +25,18 @@ std::string_view hook_name(Hook h) {
   return "?";
 }
 
-std::string priority_text(int32_t p) {
-  if (p == 0) return "filter";
-  return p > 0 ? "filter + " + std::to_string(p) : "filter - " + std::to_string(-p);
+// nft names the filter priority in every hook; "dstnat" only in prerouting, so nat
+// chains (output) print the number.
+std::string priority_text(const Chain& c) {
+  if (c.type == ChainType::nat) return std::to_string(c.priority);
+  if (c.priority == 0) return "filter";
+  return c.priority > 0 ? "filter + " + std::to_string(c.priority) : "filter - " + std::to_string(-c.priority);
+}
+
+std::string mark_text(uint32_t mark) {
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%08x", mark);
+  return hex;
 }
 
 std::string_view verdict_text(Verdict v) {
@@ -37,6 +47,7 @@ std::string_view verdict_text(Verdict v) {
     case Verdict::reject_icmp_port_unreachable: return "reject with icmpx type port-unreachable";
     case Verdict::reject_tcp_reset: return "reject with tcp reset";
     case Verdict::queue: return "queue";
+    case Verdict::redirect: return "redirect";
   }
   return "";
 }
@@ -70,6 +81,8 @@ std::string render_rule(const Rule& r) {
     parts.push_back("meta l4proto " + std::string(protocol_name(*r.protocol)));
   }
   if (r.socket_uid) parts.push_back("meta skuid " + std::to_string(*r.socket_uid));
+  if (r.mark) parts.push_back("meta mark " + mark_text(*r.mark));
+  if (r.not_mark) parts.push_back("meta mark != " + mark_text(*r.not_mark));
   if (r.meter) {
     parts.push_back("update @" + r.meter->set + " { " +
                     std::string(family_keyword(r.meter->family)) + " saddr limit rate over " +
@@ -84,6 +97,8 @@ std::string render_rule(const Rule& r) {
   if (r.counter) parts.push_back("counter name \"" + *r.counter + "\"");
   if (r.verdict == Verdict::queue)
     parts.push_back(queue_text(r.queue));
+  else if (r.verdict == Verdict::redirect)
+    parts.push_back("redirect to :" + std::to_string(r.redirect_port));
   else if (r.verdict != Verdict::none)
     parts.emplace_back(verdict_text(r.verdict));
   if (!r.comment.empty()) parts.push_back("comment \"" + r.comment + "\"");
@@ -141,8 +156,8 @@ std::string render_nft(const Ruleset& rs) {
   for (size_t i = 0; i < rs.chains.size(); ++i) {
     const auto& chain = rs.chains[i];
     out << "\tchain " << chain.name << " {\n"
-        << "\t\ttype filter hook " << hook_name(chain.hook) << " priority "
-        << priority_text(chain.priority) << "; policy accept;\n";
+        << "\t\ttype " << (chain.type == ChainType::nat ? "nat" : "filter") << " hook " << hook_name(chain.hook)
+        << " priority " << priority_text(chain) << "; policy accept;\n";
     for (const auto& r : rs.rules)
       if (r.chain == chain.name) out << "\t\t" << render_rule(r) << '\n';
     out << "\t}\n";

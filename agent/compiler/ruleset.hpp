@@ -15,13 +15,19 @@ namespace dnsguard::ir {
 
 inline constexpr std::string_view kTableName = "dnsguard";  // family inet
 inline constexpr uint16_t kLogGroup = 53;                   // NFLOG group for denied attempts
+// The packet mark of the agent's own connections to designated resolvers (the TCP
+// proxy's upstream side): they are inspected already, and must not be redirected again.
+// Setting a mark takes CAP_NET_ADMIN, so no unprivileged process can claim it.
+inline constexpr uint32_t kProxyMark = 0x64670035;  // "dg", 53
 
 enum class Hook : uint8_t { output, input, forward };
+enum class ChainType : uint8_t { filter, nat };
 
 struct Chain {
   std::string name;
   Hook hook = Hook::output;
-  int32_t priority = 0;  // "filter"
+  int32_t priority = 0;  // "filter" (0); nat chains -100, where destination NAT goes
+  ChainType type = ChainType::filter;
 };
 
 // A named set of addresses, one family. `interval` when any element is a prefix.
@@ -82,6 +88,7 @@ enum class Verdict : uint8_t {
   reject_icmp_port_unreachable,  // icmpx: ICMP or ICMPv6 by packet family
   reject_tcp_reset,
   queue,                         // to the inspector: see Rule::queue
+  redirect,                      // nat chains: to this host's Rule::redirect_port
 };
 
 // Hands packets to userspace queues first..first+count-1. `bypass`: accept when no
@@ -104,12 +111,15 @@ struct Rule {
   std::optional<L4Protocol> protocol;
   std::optional<uint16_t> destination_port;
   std::optional<uint32_t> socket_uid;
+  std::optional<uint32_t> mark;      // meta mark == mark
+  std::optional<uint32_t> not_mark;  // meta mark != not_mark
   // Statements, in this order.
   std::optional<Meter> meter;
   std::optional<LogStatement> log;
   std::optional<std::string> counter;  // name of a Counter
   Verdict verdict = Verdict::none;
   QueueSpec queue;                     // with Verdict::queue
+  uint16_t redirect_port = 0;          // with Verdict::redirect
   std::string comment;  // shown by `nft list`; says which policy key made the rule
 };
 

@@ -170,6 +170,10 @@ Result<std::shared_ptr<const Engine>> Engine::build(const policy::Policy& policy
   e->settings_ = policy.inspect;
   e->dnstap_target_ = policy.telemetry.dnstap;
   e->canary_ = policy.egress && policy.egress->encrypted_dns.canary;
+  if (policy.egress)
+    for (const auto& r : policy.egress->resolvers)
+      if (std::find(r.protocols.begin(), r.protocols.end(), policy::Protocol::tcp) != r.protocols.end())
+        e->tcp_resolvers_.insert(e->tcp_resolvers_.end(), r.addresses.begin(), r.addresses.end());
   for (const auto& d : policy.inspect.allow_domains) e->allowed_.add(d, 0);
   for (const auto& d : policy.inspect.block_domains) e->blocked_.add(d, kBlockDomainsSource);
   // A tunneling exemption covers the domain and every name below it: that is where the

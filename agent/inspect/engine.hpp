@@ -139,6 +139,8 @@ class Engine {
   const policy::Inspect& settings() const { return settings_; }
   // Where dnstap messages go ([telemetry] dnstap); empty when off.
   const std::string& dnstap_target() const { return dnstap_target_; }
+  // The designated resolvers that take DNS over TCP: the TCP proxy connects only there.
+  const std::vector<IpPrefix>& tcp_resolvers() const { return tcp_resolvers_; }
   const std::vector<std::string>& list_names() const { return settings_.block_lists; }
   size_t blocked_names() const { return blocked_.size(); }
   size_t memory_bytes() const { return blocked_.memory_bytes() + allowed_.memory_bytes(); }
@@ -151,6 +153,7 @@ class Engine {
 
   policy::Inspect settings_;
   std::string dnstap_target_;
+  std::vector<IpPrefix> tcp_resolvers_;
   bool canary_ = false;
   DomainMatcher allowed_;
   DomainMatcher tunneling_allowed_;

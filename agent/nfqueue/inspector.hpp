@@ -1,10 +1,11 @@
 #pragma once
 // The inspector's packet path: one thread per NFQUEUE queue, reading queued packets
-// over libmnl/libnetfilter_queue, asking the current inspect::Engine for a verdict, and
-// answering blocked queries on the spot (a UDP response injected from the resolver's
-// address, or a TCP reset). Verdicts for consecutive accepted packets go back as one
-// batch verdict. A new engine is swapped in without stopping the threads, so no packet
-// in flight is lost on apply.
+// over libmnl/libnetfilter_queue and handing each to decide_packet() (nfqueue/decision),
+// then answering blocked queries on the spot (a UDP response injected from the
+// resolver's address, or a TCP reset for forwarded TCP). Verdicts for consecutive
+// accepted packets go back as one batch verdict. TCP DNS from this host goes to the TCP
+// proxy (nfqueue/tcp_proxy) instead. A new engine is swapped in without stopping the
+// threads, so no packet in flight is lost on apply.
 
 #include <array>
 #include <atomic>
@@ -19,7 +20,8 @@
 #include "common/error.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"
-#include "nfqueue/user_names.hpp"
+#include "nfqueue/recorder.hpp"
+#include "nfqueue/tcp_proxy.hpp"
 #include "telemetry/dnstap.hpp"
 #include "telemetry/event_log.hpp"
 #include "telemetry/histogram.hpp"
@@ -45,6 +47,10 @@ struct InspectorStats {
   uint64_t inject_errors = 0;
   uint64_t enobufs = 0;
   uint64_t errors = 0;  // packets dropped because deciding them threw (out of memory)
+  uint64_t tcp_connections = 0;  // TCP DNS connections the proxy took
+  uint64_t tcp_refused = 0;      // connections to the proxy closed at once
+  uint64_t tcp_evicted = 0;      // idle connections closed to make room
+  size_t tcp_open = 0;
   uint64_t dnstap_written = 0;
   uint64_t dnstap_dropped = 0;
   std::vector<QueueCounters> queues;
@@ -61,10 +67,6 @@ struct InspectorOptions {
   // Where decisions other than a plain accept are reported (sampled per queue thread).
   telemetry::EventLog* events = nullptr;
 };
-
-// A name in DNS presentation style: printable ASCII as it is, other bytes as \DDD, so a
-// tunnel's binary labels can go into JSON.
-std::string presentation(std::string_view name);
 
 class Inspector final : public inspect::Runtime {
  public:
@@ -88,15 +90,9 @@ class Inspector final : public inspect::Runtime {
   std::vector<inspect::RuntimeCounter> counters() const override;
 
  private:
-  using HitCounter = std::shared_ptr<std::atomic<uint64_t>>;
-  struct Installed {
-    std::shared_ptr<const inspect::Engine> engine;
-    std::vector<HitCounter> list_hits;  // by list index; shared by engines naming the same list
-    std::shared_ptr<telemetry::DnstapWriter> dnstap;  // null when [telemetry] dnstap is off
-  };
   class QueueThread;
 
-  std::shared_ptr<Installed> current() const;
+  std::shared_ptr<const InstalledEngine> current() const;
 
   InspectorOptions options_;
   // Serializes configure, shrink and stop; queue threads never take it, so it may be
@@ -104,27 +100,16 @@ class Inspector final : public inspect::Runtime {
   std::mutex reconfigure_mutex_;
   // Guards what queue threads and readers share: installed_, threads_, list_hits_.
   mutable std::mutex mutex_;
-  std::shared_ptr<Installed> installed_;
+  std::shared_ptr<const InstalledEngine> installed_;
   std::atomic<uint64_t> engine_version_{0};
   // Hits per list path since start: a thread still deciding with a retired engine adds
   // to the same counter, so no hit is lost on apply.
-  std::map<std::string, HitCounter> list_hits_;
+  std::map<std::string, InstalledEngine::HitCounter> list_hits_;
   std::vector<std::unique_ptr<QueueThread>> threads_;
   UserNameCache user_names_;
-
-  // Counters shared by all queue threads.
-  std::atomic<uint64_t> packets_{0};
-  std::atomic<uint64_t> batches_{0};
-  std::array<std::atomic<uint64_t>, inspect::kActionCount> actions_{};
-  std::array<std::atomic<uint64_t>, inspect::kReasonCount> reasons_{};
-  std::atomic<uint64_t> injected_{0};
-  std::atomic<uint64_t> tunnel_detections_{0};
-  std::atomic<uint64_t> resets_{0};
-  std::atomic<uint64_t> inject_errors_{0};
-  std::atomic<uint64_t> enobufs_{0};
-  std::atomic<uint64_t> errors_{0};
+  InspectorCounters counters_;
   inspect::DecisionState decisions_;
-  telemetry::LatencyHistogram latency_;
+  TcpProxy tcp_proxy_{counters_, options_.events, user_names_, decisions_};
 };
 
 }  // namespace dnsguard::nfqueue

@@ -111,11 +111,24 @@ void add_meta(nftnl_rule* r, uint32_t key) {
   nftnl_rule_add_expr(r, e);
 }
 
-void add_cmp_eq(nftnl_rule* r, const void* data, uint32_t len) {
+void add_cmp(nftnl_rule* r, uint32_t op, const void* data, uint32_t len) {
   auto* e = expr("cmp");
   nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
   nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  nftnl_rule_add_expr(r, e);
+}
+void add_cmp_eq(nftnl_rule* r, const void* data, uint32_t len) { add_cmp(r, NFT_CMP_EQ, data, len); }
+
+// redirect to :port - the port in register 1, then the redir expression.
+void add_redirect(nftnl_rule* r, uint16_t port) {
+  auto* imm = expr("immediate");
+  const uint16_t be_port = htons(port);
+  nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+  nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &be_port, sizeof be_port);
+  nftnl_rule_add_expr(r, imm);
+  auto* e = expr("redir");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
   nftnl_rule_add_expr(r, e);
 }
 
@@ -240,6 +253,14 @@ Rule build_rule(const ir::Rule& ir_rule, QueueBackend queue_backend) {
     add_meta(rp, NFT_META_SKUID);
     add_cmp_eq(rp, &*ir_rule.socket_uid, sizeof(uint32_t));
   }
+  if (ir_rule.mark) {
+    add_meta(rp, NFT_META_MARK);
+    add_cmp_eq(rp, &*ir_rule.mark, sizeof(uint32_t));
+  }
+  if (ir_rule.not_mark) {
+    add_meta(rp, NFT_META_MARK);
+    add_cmp(rp, NFT_CMP_NEQ, &*ir_rule.not_mark, sizeof(uint32_t));
+  }
   if (ir_rule.meter) {
     add_address_load(rp, ir_rule.meter->family, ir::Direction::source);
     auto* limit = expr("limit");
@@ -275,6 +296,7 @@ Rule build_rule(const ir::Rule& ir_rule, QueueBackend queue_backend) {
       break;
     case ir::Verdict::reject_tcp_reset: add_reject(rp, NFT_REJECT_TCP_RST, 0); break;
     case ir::Verdict::queue: add_queue(rp, ir_rule.queue, queue_backend); break;
+    case ir::Verdict::redirect: add_redirect(rp, ir_rule.redirect_port); break;
   }
   set_comment(rp, NFTNL_UDATA_RULE_COMMENT, ir_rule.comment, [](nftnl_rule* o, void* d, uint32_t l) {
     nftnl_rule_set_data(o, NFTNL_RULE_USERDATA, d, l);
@@ -495,6 +517,8 @@ uint32_t hook_of(const ir::Chain& c) {
   return c.hook == ir::Hook::output ? NF_INET_LOCAL_OUT : c.hook == ir::Hook::input ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
 }
 
+const char* chain_type(const ir::Chain& c) { return c.type == ir::ChainType::nat ? "nat" : "filter"; }
+
 void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_backend, const Inventory& live) {
   // Replace in place, in one commit: flush every rule, delete the sets, counters and any
   // chain the new ruleset does not have in the same shape, then add the new ones. Base
@@ -511,7 +535,7 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_back
     for (const auto& lc : live.chains) {
       const auto wanted = std::find_if(rs.chains.begin(), rs.chains.end(), [&](const ir::Chain& c) {
         return c.name == lc.name && lc.base && lc.hook == hook_of(c) && lc.priority == c.priority &&
-               lc.type == "filter";
+               lc.type == chain_type(c);
       });
       if (wanted != rs.chains.end()) continue;
       Chain chain(nftnl_chain_alloc());
@@ -587,7 +611,7 @@ void add_ruleset(Transaction& tx, const ir::Ruleset& rs, QueueBackend queue_back
     nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
     nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook_of(c));
     nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, c.priority);
-    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, chain_type(c));
     nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
     // A kept chain is updated (its policy), not re-created: its hook stays registered.
     tx.message(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain " + c.name,

@@ -532,9 +532,10 @@ class Loader {
     check_keys(t, p,
                {"enabled", "queues", "fail", "block_response", "sinkhole", "malformed",
                 "block_domains", "block_lists", "allow_domains", "deny_qtypes", "opcodes",
-                "tunneling", "rate_limit"});
+                "tcp_proxy_port", "tunneling", "rate_limit"});
     in.enabled = boolean(t, p, "enabled", false);
     if (auto q = integer(t, p, "queues", 1, kMaxInspectQueues)) in.queues = static_cast<uint16_t>(*q);
+    if (auto port = integer(t, p, "tcp_proxy_port", 1, 65535)) in.tcp_proxy_port = static_cast<uint16_t>(*port);
     in.fail = choice<FailMode>(t, p, "fail", FailMode::open,
                                {{"open", FailMode::open}, {"closed", FailMode::closed}})
                   .value_or(FailMode::open);

@@ -107,6 +107,9 @@ struct Inspect {
   // DNS opcodes that pass the inspector, one bit each (bit 0: QUERY). Messages with any
   // other opcode (IQUERY, STATUS, NOTIFY, UPDATE, DSO) are refused.
   uint16_t allowed_opcodes = 1;
+  // Where the agent's TCP proxy listens (127.0.0.1 and ::1): TCP DNS to designated
+  // resolvers is redirected there and read message by message.
+  uint16_t tcp_proxy_port = 10053;
   Tunneling tunneling;
   std::optional<ClientRateLimit> rate_limit;
 };

@@ -2,7 +2,7 @@
 # The NFQUEUE inspector end to end: dnsguardd in a workstation namespace, unbound as the
 # designated resolver. Every name the test blocks exists in unbound's data, so an
 # NXDOMAIN can only come from the inspector. Checks blocked names (exact, wildcard,
-# block list) over UDP, IPv6 and TCP (reset), denied record types, the other block
+# block list) over UDP, IPv6 and TCP (through the agent's proxy), denied record types, the other block
 # responses, stats, and both fail modes with the agent killed and back.
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -59,7 +59,9 @@ check_output "a wildcard match gets NXDOMAIN" 'status: NXDOMAIN' q @192.0.2.53 x
 check_output "a block-list name gets NXDOMAIN" 'status: NXDOMAIN' q @192.0.2.53 listed.example.test
 check_output "over IPv6 too" 'status: NXDOMAIN' q @fd00:53::53 bad.example.test
 check_output "an allowed name over IPv6" '^www\.example\.test\..*192\.0\.2\.80' q @fd00:53::53 www.example.test
-check_output "over TCP a blocked name's connection is reset" 'reset' q +tcp @192.0.2.53 bad.example.test
+check_output "over TCP (the agent's proxy) a blocked name gets NXDOMAIN" 'status: NXDOMAIN' q +tcp @192.0.2.53 bad.example.test
+check_output "...answered from the resolver's address" 'SERVER: 192\.0\.2\.53#53\(.*\) \(TCP\)' q +tcp @192.0.2.53 bad.example.test
+check_output "over TCP and IPv6 too" 'status: NXDOMAIN' q +tcp @fd00:53::53 bad.example.test
 check_output "over TCP an allowed name is answered" '^www\.example\.test\..*192\.0\.2\.80' q +tcp @192.0.2.53 www.example.test
 
 echo "# record types"
@@ -67,7 +69,7 @@ check_output "an unlisted type (TXT) is answered by unbound" 'hello' q @192.0.2.
 check_output "a denied type (NULL) is refused" 'status: REFUSED' q @192.0.2.53 txt.example.test NULL
 # dig asks ANY over TCP unless told otherwise.
 check_output "a denied type (ANY) over UDP is refused" 'status: REFUSED' q +notcp @192.0.2.53 www.example.test ANY
-check_output "a denied type (ANY) over TCP is reset" 'connection reset' q +tcp @192.0.2.53 www.example.test ANY
+check_output "a denied type (ANY) over TCP is refused" 'status: REFUSED' q +tcp @192.0.2.53 www.example.test ANY
 
 echo "# other block responses, swapped in on apply"
 check_output "block_response = refused" 'as generation 2' ctl apply "$TEST_TMP/refused.toml"
@@ -87,7 +89,7 @@ echo "# stats"
 check_output "stats count blocked names" 'inspect_rule_blocked_domain +[1-9]' ctl stats
 check_output "stats count the block list" "inspect_list $TEST_TMP/list.txt +[1-9]" ctl stats
 check_output "stats count denied types" 'inspect_rule_denied_qtype +[1-9]' ctl stats
-check_output "stats count TCP resets" 'inspect_tcp_resets +[1-9]' ctl stats
+check_output "stats count the TCP proxy's connections" 'inspect_tcp_connections +[1-9]' ctl stats
 
 echo "# Prometheus metrics"
 metrics() { in_ns "$ws" curl -sf http://127.0.0.1:9153/metrics; }
