@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The inspector against a hostile local process (uid 65534, standard library Python):
+# the shapes that crashed or slipped past it before. Every blocked name exists in
+# unbound's data with its own address (192.0.2.66, fd00:53::66), so that address in any
+# answer means the blocked query reached the resolver.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+resolver_link
+unbound_data='bad.example.test. 300 IN A 192.0.2.66
+bad.example.test. 300 IN AAAA fd00:53::66
+txt.example.test. 300 IN TXT hello'
+# The proxy opens one upstream connection per client connection; the hold test opens
+# hundreds.
+unbound_config='  incoming-num-tcp: 600
+  tcp-idle-timeout: 60000'
+start_unbound "$res" corp 192.0.2.53 fd00:53::53
+
+write_policy() {  # write_policy FILE DNSTAP
+  {
+    corp_policy hostile 1 192.0.2.53 fd00:53::53
+    printf '[inspect]\nenabled = true\nblock_domains = ["bad.example.test"]\ndeny_qtypes = ["ANY", "NULL"]\n'
+    [[ $2 == dnstap ]] && printf '[telemetry]\ndnstap = "file:%s"\n' "$TEST_TMP/dnstap.fstrm"
+  } >"$1"
+}
+write_policy "$TEST_TMP/dnstap.toml" dnstap
+write_policy "$TEST_TMP/plain.toml" plain
+
+# hostile ARGS...: the client as uid 65534 in the workstation; its output in $TEST_TMP/h.out.
+hostile() {
+  in_ns "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups \
+    /usr/bin/python3 "$SOURCE_DIR/tests/integration/hostile_client.py" "$@" >"$TEST_TMP/h.out" 2>&1
+}
+# expect DESCRIPTION PATTERN: the last client output matches; and no answer in it
+# carries a blocked name's address.
+expect() {
+  cp "$TEST_TMP/h.out" "$TEST_TMP/last.out"
+  grep -Eq -- "$2" "$TEST_TMP/h.out" && ! grep -Eq '192\.0\.2\.66|fd00:53::66' "$TEST_TMP/h.out"
+  _report $(($? == 0)) "$1" "no match for /$2/, or a blocked name's address"
+}
+q() { in_ns "$ws" dig +tries=1 +time=2 "$@" 2>&1; }
+alive() { kill -0 "$agent_pid"; }
+stat_of() { ctl stats | awk -v k="$1" '$1 == k { print $2 }'; }
+
+start_agent "$ws"
+check_output "apply the policy with dnstap" 'as generation 1' ctl apply "$TEST_TMP/dnstap.toml"
+
+echo "# a 1-byte TCP segment, with dnstap on and off"
+hostile onebyte 192.0.2.53
+check "the agent is alive after a 1-byte segment (dnstap on)" alive
+check_output "...and a blocked name still gets NXDOMAIN" 'status: NXDOMAIN' q @192.0.2.53 bad.example.test
+check_output "apply the policy without dnstap" 'as generation 2' ctl apply "$TEST_TMP/plain.toml"
+hostile onebyte fd00:53::53
+check "the agent is alive after a 1-byte segment (dnstap off, IPv6)" alive
+check_output "...and a blocked name over TCP still gets NXDOMAIN" 'status: NXDOMAIN' q +tcp @192.0.2.53 bad.example.test
+
+echo "# pipelining: blocked queries behind an allowed one in one write"
+for server in 192.0.2.53 fd00:53::53; do
+  hostile pipeline "$server" www.example.test:A bad.example.test:A bad.example.test:AAAA
+  expect "$server: the allowed query is answered by unbound" 'id=4096 rcode=NOERROR a=192\.0\.2\.80$'
+  expect "$server: the blocked A behind it gets NXDOMAIN" 'id=4097 rcode=NXDOMAIN a=$'
+  expect "$server: the blocked AAAA behind that too" 'id=4098 rcode=NXDOMAIN a=$'
+  hostile pipeline "$server" www.example.test:A www.example.test:ANY txt.example.test:NULL
+  expect "$server: ANY behind an allowed query is refused" 'id=4097 rcode=REFUSED'
+  expect "$server: NULL behind it is refused" 'id=4098 rcode=REFUSED'
+done
+
+echo "# split and byte-wise TCP"
+for shape in split bytewise; do
+  hostile "$shape" 192.0.2.53 www.example.test:A
+  expect "$shape: a legitimate query is answered" 'id=4096 rcode=NOERROR a=192\.0\.2\.80$'
+  hostile "$shape" fd00:53::53 bad.example.test:AAAA
+  expect "$shape: a blocked query gets NXDOMAIN (IPv6)" 'id=4096 rcode=NXDOMAIN a=$'
+  hostile "$shape" 192.0.2.53 www.example.test:ANY
+  expect "$shape: a denied type is refused" 'id=4096 rcode=REFUSED'
+done
+
+echo "# one UDP_SEGMENT (GSO) send carrying an allowed and a blocked query"
+hostile gso 192.0.2.53 www.example.test:A bad.example.test:A
+expect "the allowed half is answered by unbound" 'id=4096 rcode=NOERROR a=192\.0\.2\.80$'
+expect "the blocked half gets NXDOMAIN" 'id=4097 rcode=NXDOMAIN a=$'
+hostile gso fd00:53::53 bad.example.test:A www.example.test:A
+expect "over IPv6, blocked first" 'id=4096 rcode=NXDOMAIN a=$'
+
+echo "# opcodes other than QUERY"
+hostile udp 192.0.2.53 example.test:6 4
+expect "a NOTIFY is refused by the inspector" 'id=8192 rcode=REFUSED'
+hostile udp 192.0.2.53 example.test:6 5
+expect "an UPDATE is refused" 'id=8192 rcode=REFUSED'
+check_output "stats count them" 'inspect_rule_denied_opcode +2 ' ctl stats
+
+echo "# the proxy's own port"
+in_ns "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c '
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x03bad\x07example\x04test\x00\x00\x01\x00\x01"
+s = socket.create_connection(("127.0.0.1", 10053), timeout=3)
+s.sendall(struct.pack(">H", len(q)) + q)
+try:
+    print("got", len(s.recv(100)))
+except OSError as e:
+    print("error", e)
+' >"$TEST_TMP/direct.out" 2>&1
+check_output "a direct connection to the proxy gets nothing" '^got 0$|error' cat "$TEST_TMP/direct.out"
+check_output "...and is counted as refused" 'inspect_tcp_refused +[1-9]' ctl stats
+
+echo "# idle connections held open"
+rss_before=$(agent_status VmRSS)
+ip netns exec "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups \
+  /usr/bin/python3 "$SOURCE_DIR/tests/integration/hostile_client.py" hold 192.0.2.53 400 30 >"$TEST_TMP/hold.out" 2>&1 &
+hold_pid=$!
+_pids+=("$hold_pid")
+wait_for "the client to hold its connections" 20 grep -q holding "$TEST_TMP/hold.out"
+proxy_full() { (($(stat_of inspect_tcp_open) >= 250)); }
+wait_for "the proxy to fill up" 20 proxy_full
+check_output "the proxy keeps at most 256 connections" '^inspect_tcp_open +(2[0-4][0-9]|25[0-6]|1?[0-9]{1,2}) ' ctl stats
+check_output "...closing the idlest for new ones" 'inspect_tcp_evicted +[1-9]' ctl stats
+check_output "a TCP query is still answered meanwhile" '^www\.example\.test\..*192\.0\.2\.80' q +tcp @192.0.2.53 www.example.test
+check_output "and a blocked one still blocked" 'status: NXDOMAIN' q +tcp @192.0.2.53 bad.example.test
+rss_after=$(agent_status VmRSS)
+echo "   agent RSS ${rss_before} -> ${rss_after} kB with the proxy full"
+kill "$hold_pid" 2>/dev/null
+wait "$hold_pid" 2>/dev/null
+check_memory_flat "the agent's memory stays bounded with the proxy full" $((rss_after - rss_before)) 32768
+finish
