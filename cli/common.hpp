@@ -16,16 +16,21 @@
 
 namespace dnsguard::cli {
 
-// "90", "90s", "5m", "2h" as seconds, for --confirm-within and --timeout.
+// "90", "90s", "5m", "2h" as seconds, for --confirm-within and --timeout; nullopt for
+// anything else, and for more than kMaxDurationSeconds (a week: past that it is a typo,
+// and 71582789m would otherwise wrap around to 44 seconds).
+inline constexpr uint64_t kMaxDurationSeconds = 7 * 24 * 3600;
 inline std::optional<uint32_t> parse_duration(std::string_view s) {
-  uint32_t n = 0;
+  uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc{} || ptr == s.data()) return std::nullopt;
+  if (ec != std::errc{} || ptr == s.data() || n > kMaxDurationSeconds) return std::nullopt;
   const std::string_view unit(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  return std::nullopt;
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  if (unit == "m") scale = 60;
+  if (unit == "h") scale = 3600;
+  if (scale == 0 || n * scale > kMaxDurationSeconds) return std::nullopt;
+  return static_cast<uint32_t>(n * scale);
 }
 
 // A whole decimal number and nothing else (--canary, --parallel, --expect-generation).

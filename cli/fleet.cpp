@@ -190,7 +190,7 @@ int run_fleet(const FleetOptions& options, const std::string& verb, const std::v
         req.set_dry_run(true);
       } else if (args[i] == "--confirm-within" && i + 1 < args.size()) {
         auto d = parse_duration(args[++i]);
-        if (!d || *d == 0) return fail("--confirm-within takes a duration such as 60s, 5m or 1h");
+        if (!d || *d == 0) return fail("--confirm-within takes a duration such as 60s, 5m or 1h, at most a week");
         req.set_confirm_within_seconds(*d);
       } else if (args[i] == "--canary" && i + 1 < args.size()) {
         auto n = parse_number<size_t>(args[++i]);

@@ -22,6 +22,7 @@
 #include "common.hpp"
 #include "fleet.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
+#include "inspect/engine.hpp"
 #include "policy/policy.hpp"
 
 namespace {
@@ -252,6 +253,7 @@ int validate(const std::vector<std::string>& args) {
   if (args.size() != 1) return usage("validate", "expected exactly one policy FILE");
   auto p = policy::load_policy_file(args[0]);
   if (!p) return print_errors(p.errors());
+  if (auto lists = inspect::check_block_lists(p.value()); !lists) return print_errors(lists.errors());
   std::cout << args[0] << ": ok (policy " << p->name << " version " << p->version << ")\n";
   return kOk;
 }
@@ -290,7 +292,7 @@ int apply(Agent& agent, const Global& g, const std::vector<std::string>& args) {
       req.set_dry_run(true);
     } else if (args[i] == "--confirm-within" && i + 1 < args.size()) {
       auto d = cli::parse_duration(args[++i]);
-      if (!d || *d == 0) return usage("apply", "--confirm-within takes a duration such as 60s, 5m or 1h");
+      if (!d || *d == 0) return usage("apply", "--confirm-within takes a duration such as 60s, 5m or 1h, at most a week");
       req.set_confirm_within_seconds(*d);
     } else if (args[i] == "--expect-generation" && i + 1 < args.size()) {
       auto n = cli::parse_number<uint64_t>(args[++i]);
@@ -454,7 +456,7 @@ int main(int argc, char** argv) {
       fleet.parallel = *n;
     } else if (args[i] == "--timeout" && has_value) {
       auto d = cli::parse_duration(args[++i]);
-      if (!d || *d == 0) return usage("", "--timeout takes a duration such as 30s or 2m");
+      if (!d || *d == 0) return usage("", "--timeout takes a duration such as 30s or 2m, at most a week");
       fleet.timeout = std::chrono::seconds(*d);
     } else if (args[i] == "-o" && i + 1 < args.size()) {
       const std::string& format = args[++i];

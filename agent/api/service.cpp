@@ -199,6 +199,9 @@ grpc::Status Service::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* re
   return handle(*req, [&] {
     daemon::ApplyOptions options;
     options.dry_run = req->dry_run();
+    // Another client may send any number: a revert deadline past a week is a mistake.
+    if (req->confirm_within_seconds() > 7 * 24 * 3600)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "confirm_within_seconds is over a week");
     options.confirm_within = std::chrono::seconds(req->confirm_within_seconds());
     options.expected_generation = req->expected_generation();
     auto r = controller_.apply(source_of(req->policy()), options);

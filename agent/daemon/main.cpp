@@ -164,6 +164,10 @@ int check_policy(const std::string& path) {
     std::cerr << join_errors(p.errors());
     return 1;
   }
+  if (auto lists = inspect::check_block_lists(p.value()); !lists) {
+    std::cerr << join_errors(lists.errors());
+    return 1;
+  }
   std::cout << path << ": ok (policy " << p->name << " version " << p->version << ")\n";
   return 0;
 }

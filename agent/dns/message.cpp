@@ -81,7 +81,10 @@ size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& 
         char c = static_cast<char>(m[pos + 1 + i]);
         if (c >= 'A' && c <= 'Z') {
           c = static_cast<char>(c + ('a' - 'A'));
-          if (cases) ++cases->upper_letters;
+          if (cases) {
+            ++cases->upper_letters;
+            cases->case_pattern = (cases->case_pattern ^ static_cast<uint32_t>(out->length + 1)) * 16777619u;
+          }
         }
         if (cases && c >= 'a' && c <= 'z') ++cases->letters;
         out->text[out->length++] = c;
@@ -130,6 +133,7 @@ ParseError parse_query(std::span<const uint8_t> m, Query& q) {
 
   ParseError error = ParseError::none;
   q.letters = q.upper_letters = 0;
+  q.case_pattern = 0;
   size_t pos = read_name(m, kHeaderSize, &q.qname, error, &q);
   if (pos == 0) return error;
   if (pos + 4 > m.size()) return ParseError::truncated_question;

@@ -69,6 +69,7 @@ struct Query {
   // the name is lower-cased, but the resolver passes the case on (a 1-bit channel).
   uint8_t letters = 0;
   uint8_t upper_letters = 0;
+  uint32_t case_pattern = 0;  // a hash of where the upper-case letters are; 0 when none
   uint16_t question_end = 0;  // offset just past the question
   bool has_edns = false;
   uint16_t edns_udp_size = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace dnsguard::inspect {
@@ -125,13 +126,41 @@ size_t RateLimiter::tracked() const {
   return n;
 }
 
+namespace {
+
+constexpr size_t kMaxListLine = 4096;
+// A list with more bad lines than this, or more bad lines than good ones, is not a list
+// (a file named by mistake, or on purpose: /etc/shadow): its errors quote nothing of it.
+constexpr size_t kQuotedBadLines = 3;
+
+struct BadLine {
+  uint32_t line = 0, column = 0;
+  std::string word;  // quoted only while the file looks like a list
+  std::string why;
+};
+
+}  // namespace
+
 Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t source) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return make_error(SourceLocation{path, 0, 0}, "", "not a regular file: a block list is a text file");
   std::ifstream in(path);
   if (!in) return make_error(SourceLocation{path, 0, 0}, "", std::string("cannot read list file: ") + std::strerror(errno));
   std::string line;
   uint32_t number = 0;
+  size_t good = 0;
+  size_t bad_count = 0;
+  std::vector<BadLine> bad;  // the first few
+  auto reject = [&](uint32_t column, std::string_view word, std::string why) {
+    if (bad_count++ < kQuotedBadLines) bad.push_back({number, column, std::string(word), std::move(why)});
+  };
   while (std::getline(in, line)) {
     ++number;
+    if (line.size() > kMaxListLine) {
+      reject(1, {}, "a line longer than " + std::to_string(kMaxListLine) + " bytes");
+      continue;
+    }
     if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
     std::vector<std::string_view> words;
     std::string_view rest = line;
@@ -146,22 +175,48 @@ Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t so
     if (words.empty()) continue;
     // Hosts format: an address, then one or more names.
     const size_t first_name = looks_like_address(words[0]) ? 1 : 0;
-    if (first_name == 1 && words.size() == 1)
-      return make_error(SourceLocation{path, number, 1}, "", "an address without a name");
-    if (first_name == 0 && words.size() > 1)
-      return make_error(SourceLocation{path, number, 1}, "",
-                        "expected one domain per line, or hosts format \"0.0.0.0 name\"");
+    if (first_name == 1 && words.size() == 1) {
+      reject(1, words[0], "an address without a name");
+      continue;
+    }
+    if (first_name == 0 && words.size() > 1) {
+      reject(1, words[0], "expected one domain per line, or hosts format \"0.0.0.0 name\"");
+      continue;
+    }
+    bool line_ok = true;
     for (size_t i = first_name; i < words.size(); ++i) {
       auto name = normalize(words[i]);
-      const auto column = static_cast<uint32_t>(words[i].data() - line.data() + 1);
-      if (!name)
-        return make_error(SourceLocation{path, number, column}, "",
-                          "\"" + std::string(words[i]) + "\" is not a domain name");
+      if (!name) {
+        reject(static_cast<uint32_t>(words[i].data() - line.data() + 1), words[i], "is not a domain name");
+        line_ok = false;
+        break;
+      }
       if (first_name == 1 && is_hosts_boilerplate(*name)) continue;
       into.add(*name, source);
     }
+    good += line_ok;
   }
   if (in.bad()) return make_error(SourceLocation{path, number, 0}, "", "read error");
+  if (bad_count == 0) return ok_status();
+  if (bad_count > kQuotedBadLines || bad_count > good)
+    return make_error(SourceLocation{path, bad.front().line, 0}, "",
+                      "not a block list: " + std::to_string(bad_count) + " of " + std::to_string(bad_count + good) +
+                          " lines are not domain names or hosts entries (the first at line " +
+                          std::to_string(bad.front().line) + ")");
+  Errors errors;
+  for (const auto& b : bad) {
+    const std::string what = b.word.empty() ? b.why
+                             : b.why.starts_with("is ") ? "\"" + b.word + "\" " + b.why
+                                                        : b.why;
+    errors.push_back(make_error(SourceLocation{path, b.line, b.column}, "", what));
+  }
+  return errors;
+}
+
+Status check_block_lists(const policy::Policy& policy) {
+  if (!policy.inspect.enabled) return ok_status();
+  auto engine = Engine::build(policy);
+  if (!engine) return engine.errors();
   return ok_status();
 }
 

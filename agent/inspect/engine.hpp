@@ -124,6 +124,9 @@ class DecisionState {
 // '#' comments and blank lines are skipped, and so are the hosts-file boilerplate names
 // (localhost, broadcasthost, ...). Any other line that is not a domain name is an error
 // naming file:line.
+// Loads every block list `policy` names, for validation: what apply would refuse,
+// `validate` and `dnsguardd --check-policy` refuse too.
+Status check_block_lists(const policy::Policy& policy);
 Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t source);
 
 class Engine {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <numbers>
 
+#include "common/siphash.hpp"
 #include "inspect/domain_set.hpp"
 #include "inspect/engine.hpp"
 
@@ -25,12 +26,20 @@ float decay_after(int64_t elapsed_ms) {
   return static_cast<float>(x < 1e-3 ? 1.0 - x * (1.0 - x / 2.0) : std::exp(-x));
 }
 
-// An account is per (client address, registered domain); 0 marks a free slot.
-uint64_t account_key(uint64_t client_hash, uint64_t registered_domain_hash) {
-  return mix_hash(client_hash ^ registered_domain_hash) | 1;
+// Bits the question type can carry beyond the name: the types every browser asks for
+// each name are a choice of three (2 bits); any other is a 16-bit field a tunnel can fill.
+double qtype_bits(uint16_t qtype) { return qtype == 1 || qtype == 28 || qtype == 65 ? 2 : 16; }
+
+// Bits in the letters' case (the resolver passes it on as sent): none for a lower-case
+// name, one for an all-upper-case one, a bit a letter for a mixed one.
+double case_bits(const dns::Query& q) {
+  if (q.upper_letters == 0) return 0;
+  return q.upper_letters == q.letters ? 1 : q.letters;
 }
 
-// Types that carry more answer data than A/AAAA, which is why tunnels ask them.
+
+// Types that carry more answer data than A/AAAA, which is why tunnels ask them, and
+// types no application asks.
 bool is_tunnel_favoured_type(uint16_t qtype) {
   switch (qtype) {
     case 5:   // CNAME
@@ -39,7 +48,10 @@ bool is_tunnel_favoured_type(uint16_t qtype) {
     case 16:  // TXT
     case 33:  // SRV
       return true;
-    default: return qtype >= 65280 && qtype <= 65534;
+    case 257:  // CAA: what certificate authorities ask
+      return false;
+    // Types past 255 that nothing else asks: a tunnel's way of sending 2 bytes a query.
+    default: return qtype > 255;
   }
 }
 
@@ -193,7 +205,7 @@ size_t RegisteredDomains::first_label(const dns::Name& name, const std::array<ui
 }
 
 TunnelDetector::TunnelDetector(size_t max_accounts)
-    : buckets_(std::bit_floor(std::max<size_t>(1, max_accounts / kWays))) {
+    : key_(random_sip_key()), buckets_(std::bit_floor(std::max<size_t>(1, max_accounts / kWays))) {
   const size_t key_bytes = buckets_ * kWays * sizeof(uint64_t);  // a multiple of 64
   mapping_bytes_ = key_bytes + buckets_ * kWays * sizeof(Account);
   mapping_ = ::mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -204,6 +216,45 @@ TunnelDetector::TunnelDetector(size_t max_accounts)
 }
 
 TunnelDetector::~TunnelDetector() { ::munmap(mapping_, mapping_bytes_); }
+
+// Keyed with a per-process random key: whoever chooses the names cannot compute which
+// bucket an account lands in (to evict a held one) or which names look already seen.
+uint64_t TunnelDetector::account_key(uint64_t client_hash, uint64_t registered_domain_hash) const {
+  return siphash13(key_, client_hash, registered_domain_hash) | 1;  // 0 marks a free slot
+}
+
+uint32_t TunnelDetector::name_fingerprint(uint64_t name_hash) const {
+  return static_cast<uint32_t>(siphash13(key_, name_hash, 0) >> 32) & kNamePrintMask;
+}
+
+uint32_t TunnelDetector::query_fingerprint(uint32_t name_print, const dns::Query& q) {
+  // The low byte: the question's type and case; never 0, so a fingerprint is never a free slot.
+  const uint32_t variant = (q.qtype * 0x9E3779B1u ^ q.case_pattern) >> 24;
+  return name_print | (variant | 1u);
+}
+
+bool is_reverse_lookup(const dns::Name& name) {
+  const std::string_view n = name.view();
+  const bool v4 = n.ends_with(".in-addr.arpa");
+  if (!v4 && !n.ends_with(".ip6.arpa")) return false;
+  const size_t count = name.label_count - 2u;  // the labels before in-addr.arpa / ip6.arpa
+  if (count == 0 || count > (v4 ? 4u : 32u)) return false;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string_view l = label_at(name, i);
+    if (v4) {  // a decimal octet, without leading zeros
+      if (l.empty() || l.size() > 3 || (l.size() > 1 && l[0] == '0')) return false;
+      unsigned value = 0;
+      for (char c : l) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (value > 255) return false;
+    } else if (l.size() != 1 || !((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f'))) {
+      return false;  // one nibble
+    }
+  }
+  return true;
+}
 
 TunnelDetector::Account& TunnelDetector::find_or_claim(uint64_t key, int64_t now_ms) {
   const size_t first = bucket_of(key) * kWays;
@@ -248,10 +299,9 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   if (name.label_count == 0) return out;
   const size_t registered = domains_.first_label(name, suffix_hashes);
   out.registered_label = static_cast<uint8_t>(registered);
-  // Reverse lookups (x.x.x.ip6.arpa has 32 hex labels) are the resolver's business and
-  // their zones are delegated by address owners, not bought by a tunnel operator.
-  const std::string_view domain = name.suffix(registered);
-  if (domain == "arpa" || domain.ends_with(".arpa")) return out;
+  // Reverse lookups of addresses are what .arpa is for; anything else there (a
+  // delegated reverse zone with data labels) is accounted like any other name.
+  if (is_reverse_lookup(name)) return out;
 
   uint16_t signals = 0;
   if (name.length > kMaxNormalName) signals |= kSignalLongName;
@@ -265,6 +315,8 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   }
 
   const uint64_t key = account_key(client_hash, suffix_hashes[registered]);
+  const uint32_t name_print = name_fingerprint(suffix_hashes[0]);
+  const uint32_t exact_print = query_fingerprint(name_print, query);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);
@@ -291,15 +343,20 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
 
   a.queries += 1;
   if (is_tunnel_favoured_type(query.qtype)) a.odd_queries += 1;
-  const auto fingerprint = static_cast<uint32_t>(suffix_hashes[0] >> 32) | 1u;
-  const bool seen = std::find(a.recent.begin(), a.recent.end(), fingerprint) != a.recent.end();
-  if (!seen && registered > 0) {
-    double bits = 0;
-    for (size_t i = 0; i < registered; ++i) bits += label_information_bits(label_at(name, i));
+  // The same question again (name, type and case) carries nothing new. A name seen
+  // with another type or case carries what those can; a new name, its labels too.
+  const bool exact_seen = std::find(a.recent.begin(), a.recent.end(), exact_print) != a.recent.end();
+  if (!exact_seen && registered > 0) {
+    const bool name_seen = std::any_of(a.recent.begin(), a.recent.end(),
+                                       [&](uint32_t r) { return (r & kNamePrintMask) == name_print; });
+    double bits = qtype_bits(query.qtype) + case_bits(query);
+    if (!name_seen) {
+      for (size_t i = 0; i < registered; ++i) bits += label_information_bits(label_at(name, i));
+      a.names += 1;
+    }
     const double odd_share = a.odd_queries / a.queries;
     a.information += static_cast<float>(bits / 8.0 * (1.0 + odd_share));
-    a.names += 1;
-    a.recent[a.recent_next] = fingerprint;
+    a.recent[a.recent_next] = exact_print;
     a.recent_next = static_cast<uint8_t>((a.recent_next + 1) % a.recent.size());
   }
   if (a.information >= budget) signals |= kSignalInformation;

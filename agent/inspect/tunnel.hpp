@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/siphash.hpp"
 #include "dns/message.hpp"
 #include "policy/policy.hpp"
 
@@ -59,6 +60,10 @@ inline constexpr size_t kMaxNormalName = 160;
 
 // Estimated information in one label, in bits.
 double label_information_bits(std::string_view label);
+
+// A reverse lookup of an address: 1-4 decimal octets under in-addr.arpa, or 1-32
+// single-nibble labels under ip6.arpa.
+bool is_reverse_lookup(const dns::Name& name);
 
 // The registered domain (public suffix plus one label, private suffixes included) of
 // names, from libpsl, with the answers for suffixes cached.
@@ -130,17 +135,24 @@ class TunnelDetector {
     float odd_queries = 0;  // of which of the types tunnels favour
     uint16_t signals = 0;
     uint8_t recent_next = 0;
-    std::array<uint32_t, 7> recent{};  // fingerprints of names seen lately
+    std::array<uint32_t, 7> recent{};  // fingerprints of questions seen lately
   };
   static_assert(sizeof(Account) == 64);
   static constexpr size_t kStripes = 64;
 
   Account& find_or_claim(uint64_t key, int64_t now_ms);
+  uint64_t account_key(uint64_t client_hash, uint64_t registered_domain_hash) const;
+  // Recent questions are remembered as the name's fingerprint (high 24 bits) and one of
+  // its type and case (low 8 bits).
+  static constexpr uint32_t kNamePrintMask = 0xFFFFFF00u;
+  uint32_t name_fingerprint(uint64_t name_hash) const;
+  static uint32_t query_fingerprint(uint32_t name_print, const dns::Query& q);
   size_t bucket_of(uint64_t key) const { return (key >> 1) & (buckets_ - 1); }  // bit 0 is always set
   // The way a new account takes when it is free, so prefetch() can name the line.
   static size_t preferred_way(uint64_t key) { return key >> 61; }
   static_assert(kWays == 8);
 
+  const SipKey key_;
   size_t buckets_;  // a power of two: a mask, not a division, on every query
   mutable std::array<std::mutex, kStripes> stripes_;
   // buckets_ * kWays slots in one anonymous mapping: zero pages, so untouched slots cost

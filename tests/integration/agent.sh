@@ -62,6 +62,8 @@ in_ns "$ws" nft list table inet dnsguard >"$TEST_TMP/table.after"
 check "a bad policy changes nothing in the kernel" cmp "$TEST_TMP/table.before" "$TEST_TMP/table.after"
 
 echo "# confirm-within"
+check_output "a --confirm-within that would overflow is refused, not wrapped" 'at most a week' \
+  ctl apply "$TEST_TMP/open.toml" --confirm-within 71582789m
 # 10 s: the window must hold the check below, and the deadline counts from before the
 # commit (ASan builds and a busy machine make both slower).
 check_output "apply --confirm-within 10s waits for a confirmation" 'waiting for confirmation' \

@@ -103,6 +103,19 @@ except OSError as e:
 check_output "a direct connection to the proxy gets nothing" '^got 0$|error' cat "$TEST_TMP/direct.out"
 check_output "...and is counted as refused" 'inspect_tcp_refused +[1-9]' ctl stats
 
+echo "# files that are not block lists"
+{ corp_policy shadow 5; printf '[inspect]\nenabled = true\nblock_lists = ["/etc/shadow"]\n'; } >"$TEST_TMP/shadow.toml"
+check_output "plan with /etc/shadow as a block list says it is not a list" 'not a block list' ctl plan "$TEST_TMP/shadow.toml"
+cp "$TEST_TMP/last.out" "$TEST_TMP/shadow.out"
+check_output "...and quotes none of it (the error is there, root's line is not)" 'not a block list' \
+  bash -c "grep -v 'root:' '$TEST_TMP/shadow.out' && ! grep -q 'root:' '$TEST_TMP/shadow.out'"
+printf 'ok.example\nbad..example\nfine.example\n' >"$TEST_TMP/typo.txt"
+{ corp_policy typo 6; printf '[inspect]\nenabled = true\nblock_lists = ["%s"]\n' "$TEST_TMP/typo.txt"; } >"$TEST_TMP/typo.toml"
+check_status "dnsguardd --check-policy (ExecStartPre) loads the lists and refuses a bad line" 1 \
+  "$DAEMON" --check-policy "$TEST_TMP/typo.toml"
+check_output "...naming file, line and word" 'typo\.txt:2:1: "bad\.\.example" is not a domain name' \
+  "$CTL" validate "$TEST_TMP/typo.toml"
+
 echo "# idle connections held open"
 rss_before=$(agent_status VmRSS)
 ip netns exec "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups \

@@ -171,10 +171,34 @@ TEST_F(EngineTest, ABadListLineIsAnErrorWithFileAndLine) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.errors()[0].to_string(),
             path + ":2:1: expected one domain per line, or hosts format \"0.0.0.0 name\"");
-  const auto path2 = files_.write("bad2.txt", "0.0.0.0 fine.example bad..example\n");
+  const auto path2 = files_.write("bad2.txt", "0.0.0.0 fine.example bad..example\nfine2.example\n");
   auto s2 = load_block_list(path2, m, 1);
   ASSERT_FALSE(s2.ok());
   EXPECT_EQ(s2.errors()[0].to_string(), path2 + ":1:22: \"bad..example\" is not a domain name");
+}
+
+TEST_F(EngineTest, AFileThatIsNotAListIsNeverQuoted) {
+  // What a caller of Plan could name to read a secret through the error.
+  std::string shadow;
+  for (int i = 0; i < 20; ++i) shadow += "user" + std::to_string(i) + ":$6$saltsalt$SECRETHASH" + std::to_string(i) + ":19000:0:99999:7:::\n";
+  const auto path = files_.write("shadow", shadow);
+  DomainMatcher m;
+  auto s = load_block_list(path, m, 1);
+  ASSERT_FALSE(s.ok());
+  ASSERT_EQ(s.errors().size(), 1u);
+  const std::string text = s.errors()[0].to_string();
+  EXPECT_THAT(text, HasSubstr("not a block list: 20 of 20 lines"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("SECRET")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("user")));
+  // Only regular files: a device would never end.
+  auto dev = load_block_list("/dev/zero", m, 1);
+  ASSERT_FALSE(dev.ok());
+  EXPECT_THAT(dev.errors()[0].to_string(), HasSubstr("not a regular file"));
+  // A list with one overlong line says so without quoting it.
+  const auto long_line = files_.write("long.txt", "ok.example\nok2.example\n" + std::string(5000, 'a') + "\n");
+  auto l = load_block_list(long_line, m, 1);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.errors()[0].to_string(), long_line + ":3:1: a line longer than 4096 bytes");
 }
 
 TEST_F(EngineTest, AMillionNamesFitAndMatch) {

@@ -186,6 +186,80 @@ TEST_F(DetectorTest, ReverseLookupsAreNotAccounted) {
   }
 }
 
+// A tunnel may carry data in the question's type or in the letters' case while the name
+// stays the same; each channel must be detected before it has carried the budget.
+TEST_F(DetectorTest, TheTypeChannelIsCounted) {
+  int queries = 0;
+  TunnelObservation seen;
+  // A new type each time for one name: 2 bytes a query.
+  while (!seen.held && queries < 3000) {
+    seen = observe("q.types.example", static_cast<uint16_t>(256 + queries));
+    now_ += 1s;
+    ++queries;
+  }
+  ASSERT_TRUE(seen.detected_now);
+  EXPECT_TRUE(seen.signals & kSignalInformation);
+  EXPECT_LT(queries * 2, 2048) << queries << " queries";
+}
+
+TEST_F(DetectorTest, TheCaseChannelIsCounted) {
+  std::mt19937 rng(6);
+  const std::string letters = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwx";  // 50 letters
+  int queries = 0;
+  TunnelObservation seen;
+  while (!seen.held && queries < 2000) {
+    std::string name = letters;
+    for (auto& c : name)
+      if (rng() & 1) c = static_cast<char>(c - 'a' + 'A');
+    seen = observe(name + ".case.example");
+    now_ += 1s;
+    ++queries;
+  }
+  ASSERT_TRUE(seen.detected_now);
+  EXPECT_LT(queries * 50 / 8, 2048) << queries << " queries of 50 bits each";
+  // A name asked in lower case again and again stays free.
+  for (int i = 0; i < 5000; ++i) ASSERT_FALSE(observe("www.lower.example").held);
+}
+
+TEST_F(DetectorTest, DataUnderReverseZonesIsCounted) {
+  // A delegated reverse zone with data labels: the long labels stop it at once, and
+  // shorter ones are accounted like any other name.
+  std::mt19937 rng(7);
+  const std::string zone = ".0.8.e.f.ip6.arpa";
+  const auto first = observe(random_text(rng, kHex, 56) + "." + random_text(rng, kHex, 56) + zone, 12);
+  EXPECT_TRUE(first.signals & kSignalLongLabel);
+  int queries = 0;
+  TunnelObservation seen;
+  while (!seen.held && queries < 500) {
+    seen = observe(random_text(rng, kHex, 50) + "." + random_text(rng, kHex, 50) + ".1.8.e.f.ip6.arpa", 12);
+    ++queries;
+  }
+  EXPECT_TRUE(seen.held);
+  EXPECT_LT(queries * 50, 2048);  // 50 bytes a query in hex
+  // Reverse lookups of addresses stay free, IPv4 too.
+  for (int i = 0; i < 2000; ++i)
+    ASSERT_FALSE(observe(std::to_string(i % 256) + "." + std::to_string(i / 256) + ".2.192.in-addr.arpa", 12).held);
+}
+
+TEST(ReverseLookups, OnlyAddressShapedNamesCount) {
+  auto reverse = [](std::string_view n) {
+    const auto m = testing::query(n, 12);
+    dns::Query q;
+    EXPECT_EQ(dns::parse_query(m, q), dns::ParseError::none);
+    return is_reverse_lookup(q.qname);
+  };
+  EXPECT_TRUE(reverse("53.2.0.192.in-addr.arpa"));
+  EXPECT_TRUE(reverse("0.192.in-addr.arpa"));
+  EXPECT_TRUE(reverse("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa"));
+  EXPECT_FALSE(reverse("256.2.0.192.in-addr.arpa"));
+  EXPECT_FALSE(reverse("053.2.0.192.in-addr.arpa"));
+  EXPECT_FALSE(reverse("1.2.3.4.5.in-addr.arpa"));
+  EXPECT_FALSE(reverse("data.2.0.192.in-addr.arpa"));
+  EXPECT_FALSE(reverse("ab.8.e.f.ip6.arpa"));
+  EXPECT_FALSE(reverse("in-addr.arpa"));
+  EXPECT_FALSE(reverse("x.example.arpa"));
+}
+
 TEST_F(DetectorTest, MemoryIsBoundedUnderAFloodOfDomains) {
   std::mt19937 rng(4);
   for (int i = 0; i < 20000; ++i) observe(random_text(rng, kHex, 12) + ".d" + std::to_string(i) + ".com");
