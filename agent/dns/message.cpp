@@ -77,18 +77,29 @@ size_t read_name(std::span<const uint8_t> m, size_t pos, Name* out, ParseError& 
     if (out) {
       if (out->label_count != 0) out->text[out->length++] = '.';
       out->label_starts[out->label_count++] = out->length;
+      // Lower-cased and counted without a branch per byte; where the upper-case letters
+      // were is hashed only when there are any (rare outside a case channel).
+      const uint8_t* src = &m[pos + 1];
+      char* dst = &out->text[out->length];
+      unsigned upper = 0, letters = 0;
       for (size_t i = 0; i < len; ++i) {
-        char c = static_cast<char>(m[pos + 1 + i]);
-        if (c >= 'A' && c <= 'Z') {
-          c = static_cast<char>(c + ('a' - 'A'));
-          if (cases) {
-            ++cases->upper_letters;
-            cases->case_pattern = (cases->case_pattern ^ static_cast<uint32_t>(out->length + 1)) * 16777619u;
-          }
-        }
-        if (cases && c >= 'a' && c <= 'z') ++cases->letters;
-        out->text[out->length++] = c;
+        const uint8_t c = src[i];
+        const unsigned is_upper = static_cast<uint8_t>(c - 'A') < 26;
+        const auto lower = static_cast<uint8_t>(c | (is_upper << 5));
+        upper += is_upper;
+        letters += static_cast<uint8_t>(lower - 'a') < 26;
+        dst[i] = static_cast<char>(lower);
       }
+      if (upper != 0 && cases) {
+        for (size_t i = 0; i < len; ++i)
+          if (static_cast<uint8_t>(src[i] - 'A') < 26)
+            cases->case_pattern = (cases->case_pattern ^ static_cast<uint32_t>(out->length + i + 1)) * 16777619u;
+      }
+      if (cases) {
+        cases->upper_letters = static_cast<uint8_t>(cases->upper_letters + upper);
+        cases->letters = static_cast<uint8_t>(cases->letters + letters);
+      }
+      out->length = static_cast<uint8_t>(out->length + len);
     }
     pos += 1 + len;
   }

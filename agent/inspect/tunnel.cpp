@@ -218,13 +218,23 @@ TunnelDetector::TunnelDetector(size_t max_accounts)
 TunnelDetector::~TunnelDetector() { ::munmap(mapping_, mapping_bytes_); }
 
 // Keyed with a per-process random key: whoever chooses the names cannot compute which
-// bucket an account lands in (to evict a held one) or which names look already seen.
+// bucket an account lands in (to evict a held one). prefetch() and observe() ask for
+// the same key on the same thread one after the other: the second time is a lookup.
 uint64_t TunnelDetector::account_key(uint64_t client_hash, uint64_t registered_domain_hash) const {
-  return siphash13(key_, client_hash, registered_domain_hash) | 1;  // 0 marks a free slot
+  thread_local struct {
+    const TunnelDetector* detector = nullptr;
+    uint64_t client = 0, domain = 0, key = 0;
+  } last;
+  if (last.detector == this && last.client == client_hash && last.domain == registered_domain_hash) return last.key;
+  const uint64_t key = siphash13(key_, client_hash, registered_domain_hash) | 1;  // 0 marks a free slot
+  last = {this, client_hash, registered_domain_hash, key};
+  return key;
 }
 
-uint32_t TunnelDetector::name_fingerprint(uint64_t name_hash) const {
-  return static_cast<uint32_t>(siphash13(key_, name_hash, 0) >> 32) & kNamePrintMask;
+// Mixed with the account's key, which is secret, so the names that look already seen
+// cannot be computed either.
+uint32_t TunnelDetector::name_fingerprint(uint64_t account, uint64_t name_hash) {
+  return static_cast<uint32_t>(mix_hash(name_hash ^ account) >> 32) & kNamePrintMask;
 }
 
 uint32_t TunnelDetector::query_fingerprint(uint32_t name_print, const dns::Query& q) {
@@ -315,7 +325,7 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   }
 
   const uint64_t key = account_key(client_hash, suffix_hashes[registered]);
-  const uint32_t name_print = name_fingerprint(suffix_hashes[0]);
+  const uint32_t name_print = name_fingerprint(key, suffix_hashes[0]);
   const uint32_t exact_print = query_fingerprint(name_print, query);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
