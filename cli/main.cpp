@@ -209,7 +209,11 @@ class Agent {
     } else {
       std::cerr << "dnsguardctl: " << status.error_message() << '\n';
     }
-    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) return kPolicyOrRequestError;
+    if (status.error_code() == grpc::StatusCode::UNKNOWN) {
+      std::cerr << "dnsguardctl: the agent cannot tell whether the kernel committed the change; "
+                   "`dnsguardctl status` shows what is enforced now\n";
+      return kAgentUnreachable;
+    }
     return kPolicyOrRequestError;
   }
 

@@ -55,7 +55,8 @@ grpc::Status to_status(const Errors& errors) {
   switch (code) {
     case ErrorCode::invalid_input: status = grpc::StatusCode::INVALID_ARGUMENT; break;
     case ErrorCode::failed_precondition: status = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case ErrorCode::kernel: status = grpc::StatusCode::ABORTED; break;
+    case ErrorCode::kernel: status = grpc::StatusCode::ABORTED; break;  // refused: nothing changed
+    case ErrorCode::unknown_outcome: status = grpc::StatusCode::UNKNOWN; break;
     case ErrorCode::storage: status = grpc::StatusCode::INTERNAL; break;  // not UNAVAILABLE: the agent is up
     case ErrorCode::internal: status = grpc::StatusCode::INTERNAL; break;
   }

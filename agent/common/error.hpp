@@ -23,6 +23,7 @@ enum class ErrorCode : uint8_t {
   invalid_input,        // the user's input (a policy, a request) is wrong
   failed_precondition,  // the request is fine but the agent's state does not allow it
   kernel,               // the kernel refused; nothing was changed
+  unknown_outcome,      // the kernel's answer was lost: it may or may not have committed
   storage,              // the state directory could not be written or read
   internal,
 };

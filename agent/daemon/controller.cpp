@@ -205,41 +205,76 @@ Result<nft::TransactionStats> Controller::commit(AgentState next,
                                                   const std::optional<Compiled>& compiled) {
   if (auto s = store_.save(next); !s)
     return with_code(s.errors(), ErrorCode::storage);  // nothing in the kernel changed
-  // A new inspector engine goes in before the rules that queue to it; an inspector that
-  // is no longer needed stops after its rules are gone.
+  // Until the kernel has committed, any way out of here (an error, an exception such as
+  // bad_alloc) puts the previous state file and engine back: a restart must never
+  // enforce a policy the caller was told had failed.
+  bool committed = false;
   const bool inspects = compiled && compiled->engine;
-  if (inspects) {
-    if (auto s = set_inspector(compiled); !s) {
-      (void)store_.save(state_);
-      return s.errors();
-    }
-  }
-  Result<nft::TransactionStats> applied = nft::TransactionStats{};
-  if (compiled) {
-    applied = kernel_.apply(compiled->ruleset);
-  } else if (auto removed = kernel_.remove(); !removed) {
-    applied = removed.errors();
-  }
-  if (!applied) {
-    // The kernel kept the previous rules; put the previous state (and engine) back too.
+  auto restore = [&] {
     (void)store_.save(state_);
     if (inspects) {
       (void)set_inspector(running_);
       shrink_inspector(running_);
     }
-    return with_code(applied.errors(), ErrorCode::kernel);
+  };
+  try {
+    // A new inspector engine goes in before the rules that queue to it; an inspector that
+    // is no longer needed stops after its rules are gone.
+    if (inspects) {
+      if (auto s = set_inspector(compiled); !s) {
+        (void)store_.save(state_);
+        return s.errors();
+      }
+    }
+    Result<nft::TransactionStats> applied = nft::TransactionStats{};
+    if (compiled) {
+      applied = kernel_.apply(compiled->ruleset);
+    } else if (auto removed = kernel_.remove(); !removed) {
+      applied = removed.errors();
+    }
+    if (!applied && applied.errors().front().code == ErrorCode::unknown_outcome) applied = resolve_unknown(applied);
+    if (!applied) {
+      // The kernel kept the previous rules; put the previous state (and engine) back too.
+      // (An outcome still unknown is reported as such; the previous state stays the one
+      // a restart enforces, and a table that did change shows as drift meanwhile.)
+      restore();
+      if (applied.errors().front().code == ErrorCode::unknown_outcome) return applied.errors();
+      return with_code(applied.errors(), ErrorCode::kernel);
+    }
+    committed = true;
+    // Queues the new rules no longer use stop only now: until the commit the old rules
+    // still sent packets to them.
+    if (inspects) shrink_inspector(compiled);
+    if (!inspects) (void)set_inspector(std::nullopt);
+    state_ = std::move(next);
+    set_running(compiled);
+    record_table();
+    state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
+    (void)store_.save(state_);  // the fingerprint only speeds up drift checks at start
+    timer_wakeup_.notify_all();
+    return applied;
+  } catch (const std::exception& e) {
+    if (committed) throw;  // the kernel and the state file agree; the caller reports it
+    try {
+      restore();
+    } catch (...) {
+    }
+    return make_error(ErrorCode::internal, std::string("the change was not made: ") + e.what());
   }
-  // Queues the new rules no longer use stop only now: until the commit the old rules
-  // still sent packets to them.
-  if (inspects) shrink_inspector(compiled);
-  if (!inspects) (void)set_inspector(std::nullopt);
-  state_ = std::move(next);
-  set_running(compiled);
-  record_table();
-  state_.set_applied_table_sha256(sha256_hex(applied_fingerprint_));
-  (void)store_.save(state_);  // the fingerprint only speeds up drift checks at start
-  timer_wakeup_.notify_all();
-  return applied;
+}
+
+// The kernel's answer to a commit was lost. Our own table tells: if it is still the one
+// recorded after the last commit, nothing changed; if it changed, the commit went in.
+// When the table cannot be read either, the outcome stays unknown, and the error says so.
+Result<nft::TransactionStats> Controller::resolve_unknown(const Result<nft::TransactionStats>& lost) {
+  const std::string why = lost.errors().front().message;
+  auto live = kernel_.read_table(read_options(running_));
+  if (!live) return make_error(ErrorCode::unknown_outcome, why + "; reading the table back failed too");
+  const std::string now = live.value() ? live.value()->fingerprint : std::string();
+  if (now == applied_fingerprint_)
+    return make_error(ErrorCode::kernel, why + "; the table is as it was, so nothing was committed");
+  publish("apply", "the kernel's answer was lost (" + why + "), but table inet dnsguard changed: taken as committed");
+  return nft::TransactionStats{};
 }
 
 Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOptions& options) {
@@ -379,8 +414,14 @@ void Controller::timer_loop() {
     if (stopping_) break;
     if (state_.confirm_deadline_unix_ms() != 0 && to_unix_ms(options_.now()) >= state_.confirm_deadline_unix_ms()) {
       lock.unlock();
-      check_confirm_deadline();
+      std::string failure;
+      try {  // nothing may leave the timer thread: it is what rolls a bad apply back
+        check_confirm_deadline();
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
       lock.lock();
+      if (!failure.empty()) publish("confirm_timeout", "rolling back failed: " + failure + "; trying again");
     }
   }
 }

@@ -144,6 +144,7 @@ class Controller {
   Result<Compiled> compile(const PolicySource& source) const;
   // Points the inspector at `compiled`'s engine, or stops it when there is none.
   Status set_inspector(const std::optional<Compiled>& compiled);
+  Result<nft::TransactionStats> resolve_unknown(const Result<nft::TransactionStats>& lost);
   // Stops the queues beyond those `compiled`'s rules use.
   void shrink_inspector(const std::optional<Compiled>& compiled);
   // Writes `next` and then makes the kernel match it; restores the old state file if

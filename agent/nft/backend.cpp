@@ -10,6 +10,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -337,12 +338,19 @@ void add_element(nftnl_set* s, const IpAddress& key, bool interval_end, bool ope
 // name the rule or set and the policy key behind it.
 class Transaction {
  public:
-  Transaction() : batch_(nftnl_batch_alloc(kBatchPageSize, kMaxMessageSize)) {
+  // With `generation`, the kernel commits the batch only while the ruleset is still at
+  // that generation (NFNL_BATCH_GENID), and refuses it with ERESTART otherwise.
+  explicit Transaction(std::optional<uint32_t> generation = std::nullopt)
+      : batch_(nftnl_batch_alloc(kBatchPageSize, kMaxMessageSize)) {
     if (!batch_) throw std::bad_alloc();
     seq_ = static_cast<uint32_t>(time(nullptr)) << 8;
-    nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), seq_++);
+    nlmsghdr* begin = nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), seq_++);
+    if (generation) mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htonl(*generation));
     nftnl_batch_update(batch_.get());
   }
+
+  // The kernel refused the batch because another commit came first.
+  bool generation_changed() const { return generation_changed_; }
 
   template <typename BuildPayload>
   void message(uint16_t type, uint16_t flags, std::string what, BuildPayload&& build,
@@ -425,16 +433,22 @@ class Transaction {
     msg.msg_iov = iov.data();
     msg.msg_iovlen = iov.size();
     if (sendmsg(fd, &msg, 0) < 0) {
-      return make_error("sending the nftables transaction (" + std::to_string(total) +
-                        " bytes) failed: " + errno_text(errno));
+      return make_error(ErrorCode::kernel, "sending the nftables transaction (" + std::to_string(total) +
+                                               " bytes) failed: " + errno_text(errno));
     }
-    return receive(nl);
+    try {
+      return receive(nl);
+    } catch (const std::exception& e) {  // sent: the kernel may have committed
+      return make_error(ErrorCode::unknown_outcome, std::string("reading the kernel's replies failed: ") + e.what());
+    }
   }
 
  private:
   Result<TransactionStats> receive(mnl_socket* nl) {
     Errors errors;
     size_t acks = 0;
+    bool lost_replies = false;
+    std::string lost_because;
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
     const int fd = mnl_socket_get_fd(nl);
     const uint32_t portid = mnl_socket_get_portid(nl);
@@ -445,7 +459,9 @@ class Transaction {
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) break;
-        errors.push_back(make_error("reading the kernel's replies failed: " + errno_text(errno)));
+        // ENOBUFS: replies were dropped, and with them perhaps the one that mattered.
+        lost_replies = true;
+        lost_because = errno_text(errno);
         break;
       }
       int len = static_cast<int>(n);
@@ -457,13 +473,15 @@ class Transaction {
           ++acks;
           continue;
         }
-        errors.push_back(make_error(describe_failure(nlh, -err->error)));
+        if (-err->error == ERESTART) generation_changed_ = true;
+        errors.push_back(make_error(ErrorCode::kernel, describe_failure(nlh, -err->error)));
       }
     }
     if (!errors.empty()) return errors;
-    if (acks < stats_.messages)
-      return make_error("the kernel acknowledged " + std::to_string(acks) + " of " +
-                        std::to_string(stats_.messages) + " messages; the outcome is unknown");
+    if (lost_replies || acks < stats_.messages)
+      return make_error(ErrorCode::unknown_outcome,
+                        "the kernel acknowledged " + std::to_string(acks) + " of " + std::to_string(stats_.messages) +
+                            " messages" + (lost_replies ? " (reading its replies failed: " + lost_because + ")" : ""));
     return stats_;
   }
 
@@ -489,6 +507,7 @@ class Transaction {
 
   Batch batch_;
   uint32_t seq_ = 0;
+  bool generation_changed_ = false;
   std::map<uint32_t, std::string> origins_;
   TransactionStats stats_;
 };
@@ -635,6 +654,21 @@ nlmsghdr* get_header(std::vector<char>& buf, uint16_t type, uint16_t flags, uint
   return nftnl_nlmsg_build_hdr(buf.data(), type, NFPROTO_INET, flags, seq);
 }
 
+// The ruleset generation: every commit, by anyone, moves it on.
+Result<uint32_t> read_generation(mnl_socket* nl) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  auto* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
+                                    static_cast<uint32_t>(time(nullptr)) ^ 0x6e6e0000u);
+  std::optional<uint32_t> id;
+  const int err = request(nl, nlh, [&](const nlmsghdr* m) {
+    std::unique_ptr<nftnl_gen, void (*)(const nftnl_gen*)> gen(nftnl_gen_alloc(), nftnl_gen_free);
+    if (gen && nftnl_gen_nlmsg_parse(m, gen.get()) == 0 && nftnl_gen_is_set(gen.get(), NFTNL_GEN_ID))
+      id = nftnl_gen_get_u32(gen.get(), NFTNL_GEN_ID);
+  });
+  if (err != 0 || !id) return make_error("reading the ruleset generation: " + errno_text(err ? err : ENOMSG));
+  return *id;
+}
+
 Result<Inventory> read_inventory(mnl_socket* nl) {
   Inventory inv;
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
@@ -713,6 +747,17 @@ std::string describe_lowering(const ir::Rule& rule, QueueBackend queue_backend) 
 }
 
 Result<TransactionStats> NetlinkBackend::apply(const ir::Ruleset& ruleset) {
+  // Nothing may leave a backend call: an exception before the batch is sent (bad_alloc
+  // while building it) changed nothing; send() reports what happens after.
+  try {
+    return apply_once_or_retry(ruleset);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kernel, std::string("building the nftables transaction failed: ") + e.what() +
+                                             "; nothing was sent");
+  }
+}
+
+Result<TransactionStats> NetlinkBackend::apply_once_or_retry(const ir::Ruleset& ruleset) {
   // Queue rules are lowered to what this kernel has, which the probe finds out.
   QueueBackend queue_backend = QueueBackend::none;
   const bool queues = std::any_of(ruleset.rules.begin(), ruleset.rules.end(),
@@ -728,13 +773,32 @@ Result<TransactionStats> NetlinkBackend::apply(const ir::Ruleset& ruleset) {
                         "queue expression (nft_queue) nor the xtables NFQUEUE target (nft_compat, "
                         "xt_NFQUEUE); load one of them or disable [inspect]");
   }
-  auto nl = open_socket();
-  if (!nl) return nl.errors();
-  auto live = read_inventory(nl->get());
-  if (!live) return live.errors();
-  Transaction tx;
-  add_ruleset(tx, ruleset, queue_backend, live.value());
-  return tx.send(nl->get(), true);
+  // As nft does: the batch carries the generation the inventory was read at, and when
+  // another commit came in between, everything is read and sent again.
+  for (int attempt = 1;; ++attempt) {
+    auto nl = open_socket();
+    if (!nl) return nl.errors();
+    const auto before = read_generation(nl->get());
+    auto live = read_inventory(nl->get());
+    if (!live) return live.errors();
+    Transaction tx(before ? std::optional(before.value()) : std::nullopt);
+    add_ruleset(tx, ruleset, queue_backend, live.value());
+    auto sent = tx.send(nl->get(), true);
+    if (sent) return sent;
+    if (tx.generation_changed() && attempt < 3) continue;
+    if (!before || sent.errors().front().code != ErrorCode::unknown_outcome) return sent;
+    // The answer was lost. An unchanged generation means nothing was committed; a new
+    // one that it was, by us or by someone racing us: only the caller can tell.
+    auto fresh = open_socket();
+    const auto after = fresh ? read_generation(fresh->get()) : Result<uint32_t>(fresh.errors());
+    if (after && after.value() == before.value())
+      return make_error(ErrorCode::kernel, sent.errors().front().message +
+                                               "; the ruleset generation is unchanged, so nothing was committed");
+    return make_error(ErrorCode::unknown_outcome,
+                      sent.errors().front().message + "; the outcome is unknown (ruleset generation " +
+                          std::to_string(before.value()) + " -> " +
+                          (after ? std::to_string(after.value()) : "unreadable") + ")");
+  }
 }
 
 Status NetlinkBackend::remove() {

@@ -62,8 +62,10 @@ inline constexpr size_t kRangesPerMessage = 512;
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  // Replaces table inet dnsguard with `ruleset` in one transaction. On error the kernel
-  // has applied nothing, and the message names the rule or set (and its policy key).
+  // Replaces table inet dnsguard with `ruleset` in one transaction. On an error with
+  // ErrorCode::kernel the kernel has applied nothing, and the message names the rule or
+  // set (and its policy key); ErrorCode::unknown_outcome: its answer was lost, and it
+  // may have committed.
   virtual Result<TransactionStats> apply(const ir::Ruleset& ruleset) = 0;
   // Deletes table inet dnsguard; succeeds when it is already gone.
   virtual Status remove() = 0;
@@ -91,6 +93,7 @@ class NetlinkBackend final : public Kernel {
   Result<std::vector<CounterValue>> read_counters() override;
 
  private:
+  Result<TransactionStats> apply_once_or_retry(const ir::Ruleset& ruleset);
   std::optional<KernelFeatures> features_;
 };
 

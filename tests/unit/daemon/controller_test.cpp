@@ -235,6 +235,63 @@ TEST_F(ControllerTest, AKernelRefusalLeavesStateAndRulesAsTheyWere) {
   EXPECT_EQ(restarted->status()->policy->version, 1);
 }
 
+TEST_F(ControllerTest, AnExceptionInTheBackendLeavesStateFileAndKernelAgreeing) {
+  auto c = make();
+  ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+  kernel_.next_fault = FakeKernel::Fault::throws;
+  auto r = c->apply({policy_text(2, "198.51.100.53"), "p.toml"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.errors()[0].message, HasSubstr("the change was not made"));
+  EXPECT_EQ(c->status()->generation, 1u);
+  c.reset();
+  kernel_.table.reset();  // a restart after a reboot applies what the state file says
+  auto restarted = make();
+  EXPECT_EQ(restarted->status()->policy->version, 1);
+  EXPECT_THAT(*kernel_.table, HasSubstr("192.0.2.53"));
+  EXPECT_THAT(*kernel_.table, ::testing::Not(HasSubstr("198.51.100.53")));
+}
+
+TEST_F(ControllerTest, ALostAnswerAfterTheCommitIsTakenAsCommitted) {
+  auto c = make();
+  ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+  kernel_.next_fault = FakeKernel::Fault::lost_after_commit;
+  auto r = c->apply({policy_text(2, "198.51.100.53"), "p.toml"}, {});
+  ASSERT_TRUE(r.ok()) << join_errors(r.errors());
+  EXPECT_EQ(c->status()->generation, 2u);
+  EXPECT_FALSE(c->status()->drift);
+  std::string messages;
+  for (const auto& e : events_.since(0)) messages += e.message + "\n";
+  EXPECT_THAT(messages, HasSubstr("taken as committed"));
+  c.reset();
+  auto restarted = make();  // state file and kernel agree: no drift, the new policy
+  EXPECT_EQ(restarted->status()->policy->version, 2);
+  EXPECT_FALSE(restarted->status()->drift);
+}
+
+TEST_F(ControllerTest, ALostAnswerBeforeTheCommitIsARefusal) {
+  auto c = make();
+  ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+  kernel_.next_fault = FakeKernel::Fault::lost_before_commit;
+  auto r = c->apply({policy_text(2, "198.51.100.53"), "p.toml"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors()[0].code, ErrorCode::kernel);
+  EXPECT_THAT(r.errors()[0].message, HasSubstr("nothing was committed"));
+  c.reset();
+  auto restarted = make();
+  EXPECT_EQ(restarted->status()->policy->version, 1);
+}
+
+TEST_F(ControllerTest, AnOutcomeThatCannotBeKnownIsReportedAsUnknown) {
+  auto c = make();
+  ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+  kernel_.next_fault = FakeKernel::Fault::lost_after_commit;
+  kernel_.table_unreadable = true;
+  auto r = c->apply({policy_text(2, "198.51.100.53"), "p.toml"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors()[0].code, ErrorCode::unknown_outcome);
+  EXPECT_THAT(r.errors()[0].message, HasSubstr("reading the table back failed too"));
+}
+
 TEST_F(ControllerTest, AnUnwritableStateFileFailsTheApplyWithRulesUnchanged) {
   auto c = make();
   ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
