@@ -79,7 +79,7 @@ class Inspector::QueueThread {
     nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
     if (int err = netlink::request_with_ack(nl_.get(), nlh))
       return make_error("cannot bind NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err) +
-                        (err == EBUSY ? " (another process serves this queue)" : ""));
+                        (err == EBUSY || err == EPERM ? " (another process serves this queue)" : ""));
     nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue_);
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(owner_.options_.copy_range));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, owner_.options_.queue_max_len);
