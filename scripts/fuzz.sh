@@ -2,13 +2,13 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) into build-fuzz and runs each
 # for SECONDS (default 60) from its checked-in seeds. Exits non-zero on any finding;
 # the crashing input is left in build-fuzz/findings/.
-# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (targets: dns packet decide policy api)
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (targets: dns packet tcp_stream decide policy api)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(dns packet decide policy api)
+((${#targets[@]})) || targets=(dns packet tcp_stream decide policy api)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDNSGUARD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j2 >/dev/null
 mkdir -p build-fuzz/findings
