@@ -17,6 +17,7 @@
 
 #include "common/unique_fd.hpp"
 #include "compiler/ruleset.hpp"
+#include "netlink/socket_owner.hpp"
 #include "nfqueue/dns_stream.hpp"
 
 namespace dnsguard::nfqueue {
@@ -140,6 +141,7 @@ class TcpProxy::Loop {
     uint64_t id = 0;
     Fd client, upstream;
     PacketView view;  // the endpoints as events and dnstap show them
+    std::optional<uint32_t> uid;
     DnsStreamReader from_client;
     std::vector<uint8_t> to_upstream, to_client;
     bool connected = false;  // the upstream connect() completed
@@ -254,6 +256,8 @@ class TcpProxy::Loop {
       c->view.destination = to;
       c->view.destination_port = to_port;
       c->view.protocol = kProtoTcp;
+      // The process behind it, as the queue learns it from NFQA_UID: per-user rates, events.
+      c->uid = owners_.tcp_uid(from, from_port, to, to_port);
       c->last_active = now_;
       watch(c->client.get(), EPOLLIN, c->id << 1);
       watch(c->upstream.get(), EPOLLIN | EPOLLOUT, c->id << 1 | 1);
@@ -295,11 +299,11 @@ class TcpProxy::Loop {
   bool decide(Connection& c, std::span<const uint8_t> message) {
     const InstalledEngine& installed = *config_->installed;
     recorder_.begin(installed, now_);
-    recorder_.set_uid(std::nullopt);
+    recorder_.set_uid(c.uid);
     MessageDecision m;
     m.message = message;
     m.error = dns::parse_query(message, m.query);
-    inspect::Client client{c.view.source, std::nullopt};
+    inspect::Client client{c.view.source, c.uid};
     m.verdict = installed.engine->decide(m.parsed(), m.error, client, now_, owner_.decisions_);
     recorder_.on_message(&c.view, m);
     switch (m.verdict.action) {
@@ -396,6 +400,7 @@ class TcpProxy::Loop {
 
   TcpProxy& owner_;
   DecisionRecorder recorder_;
+  netlink::SocketOwners owners_;
   std::array<Fd, 2> listeners_;
   Fd epoll_, wake_;
   std::atomic<bool> stop_{false};

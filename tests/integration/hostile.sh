@@ -65,6 +65,9 @@ for server in 192.0.2.53 fd00:53::53; do
   expect "$server: NULL behind it is refused" 'id=4098 rcode=REFUSED'
 done
 
+tcp_event_of_nobody() { ctl -o json events --kind block | grep '"protocol": *"tcp"' | grep -q '"uid": *65534'; }
+check "TCP block events name the uid behind the connection (sock_diag)" tcp_event_of_nobody
+
 echo "# split and byte-wise TCP"
 for shape in split bytewise; do
   hostile "$shape" 192.0.2.53 www.example.test:A
