@@ -17,7 +17,8 @@ inline constexpr std::string_view kTableName = "dnsguard";  // family inet
 inline constexpr uint16_t kLogGroup = 53;                   // NFLOG group for denied attempts
 // The packet mark of the agent's own connections to designated resolvers (the TCP
 // proxy's upstream side): they are inspected already, and must not be redirected again.
-// Setting a mark takes CAP_NET_ADMIN, so no unprivileged process can claim it.
+// Setting a socket mark takes CAP_NET_ADMIN (or, since Linux 5.17, CAP_NET_RAW), so no
+// unprivileged process can claim it.
 inline constexpr uint32_t kProxyMark = 0x64670035;  // "dg", 53
 
 enum class Hook : uint8_t { output, input, forward };

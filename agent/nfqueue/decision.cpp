@@ -26,6 +26,16 @@ PacketDecision unreadable(PacketDecision d, const inspect::Engine& engine, const
   return d;
 }
 
+// A packet longer than the queue copied: whatever the policy says of malformed
+// messages, one we could not read whole never passes (it would pass uninspected).
+PacketDecision truncated(PacketDecision d, const inspect::Engine& engine, const inspect::Client& client,
+                         inspect::SteadyClock::time_point now, inspect::DecisionState& state,
+                         MessageObserver* observer) {
+  d = unreadable(std::move(d), engine, client, now, state, observer, dns::ParseError::truncated_record);
+  d.action = PacketAction::drop;
+  return d;
+}
+
 }  // namespace
 
 PacketDecision decide_packet(const QueuedPacket& packet, const inspect::Engine& engine,
@@ -34,7 +44,8 @@ PacketDecision decide_packet(const QueuedPacket& packet, const inspect::Engine& 
   PacketDecision d;
   inspect::Client client;
   client.uid = packet.uid;
-  if (!packet.truncated) d.view = parse_packet(packet.bytes);
+  if (packet.truncated) return truncated(std::move(d), engine, client, now, state, observer);
+  d.view = parse_packet(packet.bytes);
   if (!d.view) return unreadable(std::move(d), engine, client, now, state, observer, dns::ParseError::truncated_header);
   client.address = d.view->source;
   const std::span<const uint8_t> payload = d.view->payload;

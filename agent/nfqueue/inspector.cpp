@@ -330,11 +330,17 @@ Status Inspector::configure(std::shared_ptr<const inspect::Engine> engine, uint1
   }
 
   // New queues (and the TCP proxy's listener) first, with the old engine still in
-  // place: when one cannot be bound everything stays as it was.
+  // place: when one cannot be bound everything stays as it was. The first time there is
+  // no old engine, and a new thread may get a packet at once (the previous agent's rules
+  // still queue to it): it starts with the new one.
   size_t running_now = 0;
   {
     std::lock_guard lock(mutex_);
     running_now = threads_.size();
+    if (!installed_) {
+      installed_ = installed;
+      engine_version_.fetch_add(1, std::memory_order_release);
+    }
   }
   std::vector<std::unique_ptr<QueueThread>> started;
   for (size_t q = running_now; q < queues; ++q) {

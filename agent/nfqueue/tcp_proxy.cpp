@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <system_error>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
@@ -29,6 +31,16 @@ constexpr uint16_t kDnsPort = 53;
 using Fd = UniqueFd;
 
 std::string errno_text() { return std::strerror(errno); }
+
+// The first port an unprivileged process may bind in this network namespace.
+unsigned unprivileged_port_start() {
+  unsigned value = 1024;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r")) {
+    if (std::fscanf(f, "%u", &value) != 1) value = 1024;
+    std::fclose(f);
+  }
+  return value;
+}
 
 // A listener on the loopback address of `family`; an invalid Fd (and no error) when
 // this host has no such address (IPv6 disabled).
@@ -142,7 +154,8 @@ class TcpProxy::Loop {
     Fd client, upstream;
     PacketView view;  // the endpoints as events and dnstap show them
     std::optional<uint32_t> uid;
-    DnsStreamReader from_client;
+    DnsStreamReader from_client, from_upstream;
+    uint64_t owner = 0;  // the uid, or the source address when the uid is not known
     std::vector<uint8_t> to_upstream, to_client;
     bool connected = false;  // the upstream connect() completed
     bool client_eof = false, upstream_eof = false;
@@ -226,14 +239,17 @@ class TcpProxy::Loop {
         owner_.counters_.tcp_refused.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      // Full: the connection idle longest makes room, so idle connections held open by
-      // one process cannot shut the others out.
-      if (connections_.size() >= kMaxConnections) {
-        auto idlest = std::min_element(connections_.begin(), connections_.end(), [](const auto& a, const auto& b) {
-          return a.second->last_active < b.second->last_active;
-        });
-        close_connection(idlest->first);
-        owner_.counters_.tcp_evicted.fetch_add(1, std::memory_order_relaxed);
+      const auto [from, from_port] = endpoint_of(peer);
+      const std::optional<uint32_t> uid = owners_.tcp_uid(from, from_port, to, to_port);
+      const uint64_t owner = uid ? *uid : (uint64_t{1} << 32) | (inspect::address_hash(from) & 0xFFFFFFFFu);
+      // Room is made at the expense of whoever holds the most: one process holding
+      // connections open cannot shut the others out.
+      if (owned_[owner] >= kMaxPerOwner) {
+        evict_idlest_of(owner);
+      } else if (connections_.size() >= kMaxConnections) {
+        const auto hog = std::max_element(owned_.begin(), owned_.end(),
+                                          [](const auto& a, const auto& b) { return a.second < b.second; });
+        evict_idlest_of(hog->first);
       }
       Fd upstream(socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       const uint32_t mark = ir::kProxyMark;
@@ -250,14 +266,15 @@ class TcpProxy::Loop {
       c->id = next_id_++;
       c->client = std::move(client);
       c->upstream = std::move(upstream);
-      const auto [from, from_port] = endpoint_of(peer);
+      c->owner = owner;
+      ++owned_[owner];
       c->view.source = from;
       c->view.source_port = from_port;
       c->view.destination = to;
       c->view.destination_port = to_port;
       c->view.protocol = kProtoTcp;
       // The process behind it, as the queue learns it from NFQA_UID: per-user rates, events.
-      c->uid = owners_.tcp_uid(from, from_port, to, to_port);
+      c->uid = uid;
       c->last_active = now_;
       watch(c->client.get(), EPOLLIN, c->id << 1);
       watch(c->upstream.get(), EPOLLIN | EPOLLOUT, c->id << 1 | 1);
@@ -322,18 +339,20 @@ class TcpProxy::Loop {
     return true;
   }
 
+  // The resolver's answers, read as messages too: the proxy's own answers may only go
+  // between two of them, never inside one.
   void read_upstream(Connection& c) {
     while (may_read_upstream(c)) {
-      const size_t used = c.to_client.size();
-      c.to_client.resize(used + kReadChunk);
-      const ssize_t n = recv(c.upstream.get(), c.to_client.data() + used, kReadChunk, 0);
-      c.to_client.resize(used + (n > 0 ? static_cast<size_t>(n) : 0));
+      auto room = c.from_upstream.writable(kReadChunk);
+      const ssize_t n = recv(c.upstream.get(), room.data(), room.size(), 0);
+      c.from_upstream.commit(n > 0 ? static_cast<size_t>(n) : 0);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         c.upstream_eof = true;
         return;
       }
       if (n < 0) return;
       c.last_active = now_;
+      while (auto message = c.from_upstream.next()) append_framed(c.to_client, *message);
     }
   }
 
@@ -387,15 +406,33 @@ class TcpProxy::Loop {
   }
 
   void close_connection(uint64_t id) {
-    connections_.erase(id);  // closing the fds removes them from the epoll set
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    if (auto owned = owned_.find(it->second->owner); owned != owned_.end() && --owned->second == 0) owned_.erase(owned);
+    connections_.erase(it);  // closing the fds removes them from the epoll set
     owner_.open_connections_.store(connections_.size(), std::memory_order_relaxed);
+  }
+
+  void evict_idlest_of(uint64_t owner) {
+    uint64_t idlest = 0;
+    inspect::SteadyClock::time_point oldest = inspect::SteadyClock::time_point::max();
+    for (const auto& [id, c] : connections_)
+      if (c->owner == owner && c->last_active < oldest) {
+        oldest = c->last_active;
+        idlest = id;
+      }
+    if (idlest == 0) return;
+    close_connection(idlest);
+    owner_.counters_.tcp_evicted.fetch_add(1, std::memory_order_relaxed);
   }
 
   void expire_idle() {
     if (now_ - last_sweep_ < std::chrono::seconds(1)) return;
     last_sweep_ = now_;
-    std::erase_if(connections_, [&](const auto& kv) { return now_ - kv.second->last_active > kIdleTimeout; });
-    owner_.open_connections_.store(connections_.size(), std::memory_order_relaxed);
+    std::vector<uint64_t> idle;
+    for (const auto& [id, c] : connections_)
+      if (now_ - c->last_active > kIdleTimeout) idle.push_back(id);
+    for (const uint64_t id : idle) close_connection(id);
   }
 
   TcpProxy& owner_;
@@ -407,6 +444,7 @@ class TcpProxy::Loop {
   std::shared_ptr<const Config> config_;
   uint64_t config_version_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint64_t, size_t> owned_;  // connections per owner
   uint64_t next_id_ = kFirstConnection;
   inspect::SteadyClock::time_point now_{}, last_sweep_{};
 };
@@ -421,6 +459,11 @@ Status TcpProxy::configure(std::shared_ptr<const InstalledEngine> installed, uin
                            std::vector<IpPrefix> upstreams) {
   auto config = std::make_shared<Config>(Config{std::move(installed), std::move(upstreams)});
   if (!running() || port != port_) {
+    if (const unsigned first = unprivileged_port_start(); port >= first)
+      return make_error(ErrorCode::invalid_input,
+                        "inspect.tcp_proxy_port " + std::to_string(port) +
+                            " is not a privileged port on this host (net.ipv4.ip_unprivileged_port_start = " +
+                            std::to_string(first) + "): any process could take it and answer TCP DNS");
     auto v4 = listen_on(AddressFamily::ipv4, port);
     if (!v4) return v4.errors();
     auto v6 = listen_on(AddressFamily::ipv6, port);
@@ -435,7 +478,13 @@ Status TcpProxy::configure(std::shared_ptr<const InstalledEngine> installed, uin
     config_version_.fetch_add(1, std::memory_order_release);
     loop_ = std::move(loop);
     port_ = port;
-    thread_ = std::thread([this] { loop_->run(); });
+    try {
+      thread_ = std::thread([this] { loop_->run(); });
+    } catch (const std::system_error& e) {  // TCP DNS then fails closed: nothing listens
+      loop_.reset();
+      port_ = 0;
+      return make_error(ErrorCode::internal, std::string("cannot start the TCP proxy: ") + e.what());
+    }
     return ok_status();
   }
   {

@@ -9,9 +9,11 @@
 // its stream (RFC 7766 lets answers come in any order), or the connection is closed for
 // "drop". Answers from the resolver are relayed as they come.
 //
-// Bounded: at most kMaxConnections at once (a new one closes the one idle longest), one
-// partial message and kMaxPending bytes each way per connection, and a connection idle
-// for kIdleTimeout is closed. A flood of half-open handshakes stays in the kernel's
+// Bounded: at most kMaxConnections at once and kMaxPerOwner per uid; a new connection
+// over either limit closes the idlest one of its own uid, or of the uid holding the most,
+// so one process cannot shut the others out. One partial message and kMaxPending bytes
+// each way per connection; a connection idle for kIdleTimeout is closed. The resolver's
+// answers are read as messages too, so the proxy's own answers go between them. A flood of half-open handshakes stays in the kernel's
 // listen backlog (and SYN cookies) and costs the proxy nothing.
 
 #include <atomic>
@@ -30,6 +32,7 @@ namespace dnsguard::nfqueue {
 class TcpProxy {
  public:
   static constexpr size_t kMaxConnections = 256;
+  static constexpr size_t kMaxPerOwner = 32;  // per uid (or source address, when not local)
   static constexpr size_t kMaxPending = 64 * 1024;
   static constexpr std::chrono::seconds kIdleTimeout{20};
 

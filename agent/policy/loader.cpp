@@ -535,7 +535,9 @@ class Loader {
                 "tcp_proxy_port", "tunneling", "rate_limit"});
     in.enabled = boolean(t, p, "enabled", false);
     if (auto q = integer(t, p, "queues", 1, kMaxInspectQueues)) in.queues = static_cast<uint16_t>(*q);
-    if (auto port = integer(t, p, "tcp_proxy_port", 1, 65535)) in.tcp_proxy_port = static_cast<uint16_t>(*port);
+    // Below 1024: a port an unprivileged process could bind would let it answer every
+    // user's TCP DNS whenever the agent is not listening.
+    if (auto port = integer(t, p, "tcp_proxy_port", 1, 1023)) in.tcp_proxy_port = static_cast<uint16_t>(*port);
     in.fail = choice<FailMode>(t, p, "fail", FailMode::open,
                                {{"open", FailMode::open}, {"closed", FailMode::closed}})
                   .value_or(FailMode::open);

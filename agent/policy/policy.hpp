@@ -108,8 +108,9 @@ struct Inspect {
   // other opcode (IQUERY, STATUS, NOTIFY, UPDATE, DSO) are refused.
   uint16_t allowed_opcodes = 1;
   // Where the agent's TCP proxy listens (127.0.0.1 and ::1): TCP DNS to designated
-  // resolvers is redirected there and read message by message.
-  uint16_t tcp_proxy_port = 10053;
+  // resolvers is redirected there and read message by message. A privileged port, so
+  // that no unprivileged process can take it while the agent is down.
+  uint16_t tcp_proxy_port = 553;
   Tunneling tunneling;
   std::optional<ClientRateLimit> rate_limit;
 };

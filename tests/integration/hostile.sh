@@ -15,10 +15,14 @@ txt.example.test. 300 IN TXT hello'
 unbound_config='  incoming-num-tcp: 600
   tcp-idle-timeout: 60000'
 start_unbound "$res" corp 192.0.2.53 fd00:53::53
+# A designated resolver whose large answers arrive in two parts, a second apart.
+addr "$res" to-ws 192.0.2.54/24
+start_bg "$res" "$TEST_TMP/slow.log" /usr/bin/python3 "$SOURCE_DIR/tests/integration/slow_resolver.py" 192.0.2.54 1
+wait_for "the slow resolver" 10 grep -q listening "$TEST_TMP/slow.log"
 
 write_policy() {  # write_policy FILE DNSTAP
   {
-    corp_policy hostile 1 192.0.2.53 fd00:53::53
+    corp_policy hostile 1 192.0.2.53 192.0.2.54 fd00:53::53
     printf '[inspect]\nenabled = true\nblock_domains = ["bad.example.test"]\ndeny_qtypes = ["ANY", "NULL"]\n'
     [[ $2 == dnstap ]] && printf '[telemetry]\ndnstap = "file:%s"\n' "$TEST_TMP/dnstap.fstrm"
   } >"$1"
@@ -96,7 +100,7 @@ echo "# the proxy's own port"
 in_ns "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c '
 import socket, struct, sys
 q = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x03bad\x07example\x04test\x00\x00\x01\x00\x01"
-s = socket.create_connection(("127.0.0.1", 10053), timeout=3)
+s = socket.create_connection(("127.0.0.1", 553), timeout=3)
 s.sendall(struct.pack(">H", len(q)) + q)
 try:
     print("got", len(s.recv(100)))
@@ -119,6 +123,11 @@ check_status "dnsguardd --check-policy (ExecStartPre) loads the lists and refuse
 check_output "...naming file, line and word" 'typo\.txt:2:1: "bad\.\.example" is not a domain name' \
   "$CTL" validate "$TEST_TMP/typo.toml"
 
+echo "# the proxy's answers and the resolver's on one stream"
+hostile interleave 192.0.2.54 www.example.test:TXT bad.example.test:A
+expect "a blocked query's answer does not land inside a large answer still arriving" 'id=4097 rcode=NXDOMAIN'
+expect "...and the large answer arrives whole" 'id=4096 rcode=NOERROR'
+
 echo "# idle connections held open"
 rss_before=$(agent_status VmRSS)
 ip netns exec "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups \
@@ -126,15 +135,42 @@ ip netns exec "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups \
 hold_pid=$!
 _pids+=("$hold_pid")
 wait_for "the client to hold its connections" 20 grep -q holding "$TEST_TMP/hold.out"
-proxy_full() { (($(stat_of inspect_tcp_open) >= 250)); }
-wait_for "the proxy to fill up" 20 proxy_full
-check_output "the proxy keeps at most 256 connections" '^inspect_tcp_open +(2[0-4][0-9]|25[0-6]|1?[0-9]{1,2}) ' ctl stats
-check_output "...closing the idlest for new ones" 'inspect_tcp_evicted +[1-9]' ctl stats
-check_output "a TCP query is still answered meanwhile" '^www\.example\.test\..*192\.0\.2\.80' q +tcp @192.0.2.53 www.example.test
+many_held() { (($(stat_of inspect_tcp_evicted) >= 300)); }
+wait_for "the proxy to close the connections over one user's share" 20 many_held
+check_output "one user keeps at most 32 connections" '^inspect_tcp_open +([0-9]|[12][0-9]|3[0-2]) ' ctl stats
+check_output "a TCP query from another user is answered meanwhile" '^www\.example\.test\..*192\.0\.2\.80' q +tcp @192.0.2.53 www.example.test
 check_output "and a blocked one still blocked" 'status: NXDOMAIN' q +tcp @192.0.2.53 bad.example.test
+# Another user's connection waiting on a slow answer outlives a flood of new ones.
+in_ns "$ws" /usr/bin/python3 "$SOURCE_DIR/tests/integration/hostile_client.py" pipeline 192.0.2.54 www.example.test:TXT \
+  >"$TEST_TMP/waiting.out" 2>&1 &
+waiting=$!
+hostile hold 192.0.2.53 100 0.5
+wait "$waiting"
+cp "$TEST_TMP/waiting.out" "$TEST_TMP/h.out"
+expect "a connection waiting on its answer is not evicted by another user's flood" 'id=4096 rcode=NOERROR'
 rss_after=$(agent_status VmRSS)
 echo "   agent RSS ${rss_before} -> ${rss_after} kB with the proxy full"
 kill "$hold_pid" 2>/dev/null
 wait "$hold_pid" 2>/dev/null
 check_memory_flat "the agent's memory stays bounded with the proxy full" $((rss_after - rss_before)) 32768
+
+echo "# the agent down and back while queries flow"
+if kill -0 "$agent_pid" 2>/dev/null; then kill "$agent_pid"; wait "$agent_pid" 2>/dev/null; fi
+hostile bind 127.0.0.1 553
+expect "with the agent down, no unprivileged process can take the proxy's port" '^refused'
+hostile bind ::1 553
+expect "...over IPv6 either" '^refused'
+for round in 1 2 3; do
+  ip netns exec "$ws" setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 \
+    "$SOURCE_DIR/tests/integration/hostile_client.py" stream 192.0.2.53 3 >"$TEST_TMP/stream.out" 2>&1 &
+  stream=$!
+  _pids+=("$stream")
+  start_agent "$ws"  # the previous agent's rules queue to it from its first moment
+  wait "$stream"
+  check "round $round: the agent started under a stream of queries and lives" alive
+  kill "$agent_pid"
+  wait "$agent_pid" 2>/dev/null
+done
+start_agent "$ws"
+check_output "and it enforces the policy again" 'status: NXDOMAIN' q +tcp @192.0.2.53 bad.example.test
 finish

@@ -13,6 +13,11 @@ was reset or closed early prints "closed after N answers".
   hostile_client.py gso SERVER NAME:TYPE NAME:TYPE one UDP_SEGMENT sendmsg of both
   hostile_client.py udp SERVER NAME:TYPE [OPCODE]  one datagram (OPCODE: 0 QUERY, 4 NOTIFY...)
   hostile_client.py hold SERVER N SECONDS          N idle TCP connections, held open
+  hostile_client.py stream SERVER SECONDS          UDP queries as fast as they go (bounded)
+  hostile_client.py bind ADDRESS PORT              try to listen where the agent's proxy does
+  hostile_client.py interleave SERVER NAME:TYPE NAME:TYPE
+                                                   the first query, and the second while
+                                                   the first's answer is still arriving
 """
 import socket
 import struct
@@ -154,6 +159,38 @@ def main():
             print(describe(s.recv(4096)))
         except socket.timeout:
             print("no answer")
+    elif cmd == "stream":
+        s = socket.socket(family(server), socket.SOCK_DGRAM)
+        s.setblocking(False)
+        s.connect((server, 53))
+        deadline, sent = time.time() + float(sys.argv[3]), 0
+        while time.time() < deadline and sent < 200000:
+            try:
+                s.send(query("www.example.test", "A", sent & 0xFFFF))
+                sent += 1
+            except OSError:
+                time.sleep(0.001)
+            try:
+                while True:
+                    s.recv(4096)
+            except OSError:
+                pass
+        print("sent %d" % sent)
+    elif cmd == "bind":
+        s = socket.socket(family(server), socket.SOCK_STREAM)
+        try:
+            s.bind((server, int(sys.argv[3])))
+            print("bound")
+        except OSError as e:
+            print("refused: %s" % e)
+    elif cmd == "interleave":
+        first, second = parse_specs(sys.argv[3:5])
+        s = tcp_connect(server)
+        s.settimeout(5)
+        s.sendall(framed(first))
+        time.sleep(0.3)
+        s.sendall(framed(second))
+        read_answers(s, 2)
     elif cmd == "hold":
         count, seconds = int(sys.argv[3]), float(sys.argv[4])
         held = []

@@ -113,6 +113,18 @@ TEST_F(DecisionTest, UnreadableAndTruncatedPacketsAreMalformed) {
   EXPECT_EQ(seen_, std::vector<std::string>{"(unparsed)"});
 }
 
+TEST_F(DecisionTest, APacketLongerThanTheQueueCopiedNeverPasses) {
+  auto accepting = policy::load_policy_text(
+      "[policy]\nname = \"t\"\nversion = 1\n[egress]\n[[egress.resolvers]]\nname = \"r\"\n"
+      "addresses = [\"192.0.2.53\"]\n[inspect]\nenabled = true\nmalformed = \"accept\"\n",
+      "policy.toml");
+  ASSERT_TRUE(accepting.ok());
+  engine_ = inspect::Engine::build(accepting.value()).value();
+  auto pkt = testing::udp_packet(client4_, resolver4_, 4000, query("blocked.example"));
+  EXPECT_EQ(decide(pkt, /*truncated=*/true).action, PacketAction::drop);
+  EXPECT_EQ(decide(pkt).action, PacketAction::accept);  // malformed = accept, but readable: decided
+}
+
 TEST_F(DecisionTest, OtherOpcodesAreRefused) {
   const auto notify = testing::Wire().header(7, 0x2000, 1).name("zone.example").u16(6).u16(1).bytes;
   const auto d = decide(testing::udp_packet(client4_, resolver4_, 4000, notify));

@@ -222,6 +222,10 @@ TEST(PolicyLoader, OpcodesDefaultToQueryAndMustIncludeIt) {
   auto secondary = load(with_header("[inspect]\nopcodes = [\"query\", \"NOTIFY\", \"OPCODE9\"]\n"));
   ASSERT_TRUE(secondary.ok()) << join_errors(secondary.errors());
   EXPECT_EQ(secondary->inspect.allowed_opcodes, (1u << 0) | (1u << 4) | (1u << 9));
+  // The TCP proxy's port must be privileged: any process could take another one.
+  EXPECT_EQ(r->inspect.tcp_proxy_port, 553);
+  EXPECT_THAT(errors_of(with_header("[inspect]\ntcp_proxy_port = 10053\n")),
+              ElementsAre(HasSubstr("inspect.tcp_proxy_port: 10053 is out of range (1 to 1023)")));
   EXPECT_THAT(errors_of(with_header("[inspect]\nopcodes = [\"NOTIFY\", \"NOTIFY\", \"PUSH\", \"OPCODE16\"]\n")),
               ElementsAre(HasSubstr("inspect.opcodes: must list \"QUERY\""),
                           HasSubstr("inspect.opcodes[1]: \"NOTIFY\" is listed twice"),
