@@ -15,6 +15,8 @@ was reset or closed early prints "closed after N answers".
   hostile_client.py hold SERVER N SECONDS          N idle TCP connections, held open
   hostile_client.py stream SERVER SECONDS          UDP queries as fast as they go (bounded)
   hostile_client.py bind ADDRESS PORT              try to listen where the agent's proxy does
+  hostile_client.py synflood SOURCE SERVER N       N bare SYNs from random ports (raw socket:
+                                                   run as root; a half-open-flow flood)
   hostile_client.py interleave SERVER NAME:TYPE NAME:TYPE
                                                    the first query, and the second while
                                                    the first's answer is still arriving
@@ -183,6 +185,21 @@ def main():
             print("bound")
         except OSError as e:
             print("refused: %s" % e)
+    elif cmd == "synflood":
+        source, target, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        src, dst = socket.inet_aton(source), socket.inet_aton(target)
+        for i in range(count):
+            port = 20000 + i % 40000
+            header = struct.pack(">HHIIBBHHH", port, 53, i * 7919, 0, 5 << 4, 0x02, 65535, 0, 0)
+            pseudo = src + dst + struct.pack(">BBH", 0, 6, len(header))
+            data = pseudo + header
+            total = sum(struct.unpack(">%dH" % (len(data) // 2), data))
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            header = header[:16] + struct.pack(">H", ~total & 0xFFFF) + header[18:]
+            raw.sendto(header, (target, 0))
+        print("sent %d" % count)
     elif cmd == "interleave":
         first, second = parse_specs(sys.argv[3:5])
         s = tcp_connect(server)
