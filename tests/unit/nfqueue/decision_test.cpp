@@ -42,7 +42,10 @@ class DecisionTest : public ::testing::Test, public MessageObserver {
 
 TEST_F(DecisionTest, UdpQueriesAreAcceptedOrAnswered) {
   EXPECT_EQ(decide(testing::udp_packet(client4_, resolver4_, 4000, query("ok.example"))).action, PacketAction::accept);
-  const auto blocked = decide(testing::udp_packet(client6_, resolver6_, 4000, query("blocked.example")));
+  // The decision points into the packet's bytes: they must outlive it, as the queue's
+  // receive buffer does.
+  const auto blocked_packet = testing::udp_packet(client6_, resolver6_, 4000, query("blocked.example"));
+  const auto blocked = decide(blocked_packet);
   EXPECT_EQ(blocked.action, PacketAction::answer);
   EXPECT_EQ(blocked.decided.verdict.reason, inspect::Reason::blocked_domain);
   Injection out;
@@ -70,7 +73,8 @@ TEST_F(DecisionTest, EveryPipelinedTcpMessageIsDecided) {
     for (uint16_t qtype : {uint16_t{1}, uint16_t{255}, uint16_t{10}}) {
       const std::string second = qtype == 1 ? "blocked.example" : "ok2.example";
       const auto segment = concat(framed(query("ok.example")), framed(query(second, qtype)));
-      const auto d = decide(testing::tcp_segment(client, resolver, 5000, segment));
+      const auto packet = testing::tcp_segment(client, resolver, 5000, segment);
+      const auto d = decide(packet);
       EXPECT_EQ(d.action, PacketAction::reset) << second << " " << qtype;
       EXPECT_EQ(d.messages, 2);
       EXPECT_EQ(seen_, (std::vector<std::string>{"ok.example", second}));
@@ -127,7 +131,8 @@ TEST_F(DecisionTest, APacketLongerThanTheQueueCopiedNeverPasses) {
 
 TEST_F(DecisionTest, OtherOpcodesAreRefused) {
   const auto notify = testing::Wire().header(7, 0x2000, 1).name("zone.example").u16(6).u16(1).bytes;
-  const auto d = decide(testing::udp_packet(client4_, resolver4_, 4000, notify));
+  const auto packet = testing::udp_packet(client4_, resolver4_, 4000, notify);
+  const auto d = decide(packet);
   EXPECT_EQ(d.action, PacketAction::answer);
   EXPECT_EQ(d.decided.verdict.reason, inspect::Reason::denied_opcode);
   Injection out;
