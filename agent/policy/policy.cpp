@@ -32,6 +32,29 @@ std::optional<uint32_t> lookup_system_user(const std::string& name) {
   return found->pw_uid;
 }
 
+namespace {
+
+// A mnemonic from `names` (any case), or the generic form PREFIX<number> up to `max`
+// (RFC 3597's TYPE123; OPCODE7).
+template <typename Number, size_t N>
+std::optional<Number> parse_mnemonic(std::string_view mnemonic, const std::pair<std::string_view, Number> (&names)[N],
+                                     std::string_view generic_prefix, unsigned max) {
+  std::string upper(mnemonic);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& [name, number] : names)
+    if (upper == name) return number;
+  if (upper.size() > generic_prefix.size() && upper.starts_with(generic_prefix)) {
+    unsigned value = 0;
+    const char* first = upper.data() + generic_prefix.size();
+    const char* last = upper.data() + upper.size();
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc{} && ptr == last && value <= max) return static_cast<Number>(value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<uint16_t> parse_qtype(std::string_view mnemonic) {
   static constexpr std::pair<std::string_view, uint16_t> kTypes[] = {
       {"A", 1},        {"NS", 2},      {"CNAME", 5},   {"SOA", 6},       {"NULL", 10},
@@ -42,36 +65,13 @@ std::optional<uint16_t> parse_qtype(std::string_view mnemonic) {
       {"CDS", 59},     {"CDNSKEY", 60}, {"SVCB", 64},  {"HTTPS", 65},    {"SPF", 99},
       {"IXFR", 251},   {"AXFR", 252},  {"ANY", 255},   {"URI", 256},     {"CAA", 257},
   };
-  std::string upper(mnemonic);
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (const auto& [name, number] : kTypes)
-    if (upper == name) return number;
-  // RFC 3597 generic form: TYPE123
-  if (upper.size() > 4 && upper.starts_with("TYPE")) {
-    unsigned value = 0;
-    const char* first = upper.data() + 4;
-    const char* last = upper.data() + upper.size();
-    auto [ptr, ec] = std::from_chars(first, last, value);
-    if (ec == std::errc{} && ptr == last && value <= 65535) return static_cast<uint16_t>(value);
-  }
-  return std::nullopt;
+  return parse_mnemonic(mnemonic, kTypes, "TYPE", 65535);
 }
 
 std::optional<uint8_t> parse_opcode(std::string_view mnemonic) {
   static constexpr std::pair<std::string_view, uint8_t> kOpcodes[] = {
       {"QUERY", 0}, {"IQUERY", 1}, {"STATUS", 2}, {"NOTIFY", 4}, {"UPDATE", 5}, {"DSO", 6}};
-  std::string upper(mnemonic);
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (const auto& [name, number] : kOpcodes)
-    if (upper == name) return number;
-  if (upper.size() > 6 && upper.starts_with("OPCODE")) {
-    unsigned value = 0;
-    const char* first = upper.data() + 6;
-    const char* last = upper.data() + upper.size();
-    auto [ptr, ec] = std::from_chars(first, last, value);
-    if (ec == std::errc{} && ptr == last && value <= 15) return static_cast<uint8_t>(value);
-  }
-  return std::nullopt;
+  return parse_mnemonic(mnemonic, kOpcodes, "OPCODE", 15);
 }
 
 }  // namespace dnsguard::policy

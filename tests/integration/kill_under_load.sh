@@ -34,14 +34,7 @@ agent_serving() { ctl status >/dev/null 2>&1; }
 # load_with_kill QUERIES OUT: 10 s of load (3 s timeout a query, so a slow answer on a
 # busy machine is not a loss); the agent dies about 2 s in and is back about 1 s later.
 load_with_kill() {
-  # (Not through in_ns: $! must be dnsperf itself so the cleanup's kill reaches it.)
-  ip netns exec "$ws" dnsperf -s 192.0.2.53 -d "$1" -l 10 -Q 1000 -t 3 >"$2" 2>&1 &
-  local load=$!
-  _pids+=("$load")
-  local before
-  before=$(inspected_packets)
-  load_flowing() { (($(inspected_packets) > before + 100)); }
-  wait_for "the load to reach the inspector" 5 load_flowing
+  start_load "$1" "$2" 10 1000 3
   sleep 1.5  # dnsperf runs on its own clock; the kill must land in the middle of its run
   kill -0 "$load" 2>/dev/null && echo yes >"$2.running-at-kill" || echo no >"$2.running-at-kill"
   kill -9 "$agent_pid"

@@ -206,6 +206,20 @@ agent_fds() { ls "/proc/$agent_pid/fd" | wc -l; }
 # inspected_packets: packets the inspector has judged since the agent started.
 inspected_packets() { ctl stats | awk '$1 == "inspect_packets" { print $2 }'; }
 
+# start_load FILE OUT SECONDS QPS TIMEOUT: dnsperf from $ws to 192.0.2.53 in the
+# background (its pid in $load, which the cleanup ends too), returning once its queries
+# reach the inspector.
+load=
+start_load() {
+  # (Not through in_ns: $! must be dnsperf itself so signals and the cleanup reach it.)
+  ip netns exec "$ws" dnsperf -s 192.0.2.53 -d "$1" -l "$3" -Q "$4" -t "$5" >"$2" 2>&1 &
+  load=$!
+  _pids+=("$load")
+  _load_before=$(inspected_packets)
+  _load_flowing() { (($(inspected_packets) > _load_before + 100)); }
+  wait_for "the load to reach the inspector" 5 _load_flowing
+}
+
 # From a dnsperf report: dnsperf_count "Queries lost" FILE (the number on that line) and
 # dnsperf_rcode NXDOMAIN FILE (answers with that response code; 0 when none).
 dnsperf_count() { awk -v f="$1" '$0 ~ f { gsub(/[^0-9].*/, "", $3); print $3; exit }' "$2"; }

@@ -26,13 +26,7 @@ start_agent "$ws"
 check_output "apply one queue" 'as generation 1' ctl apply "$TEST_TMP/one.toml"
 
 echo "# grow and shrink under load"
-# (Not through in_ns: $! must be dnsperf itself so the cleanup's kill reaches it.)
-ip netns exec "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/allowed.txt" -l 12 -Q 1000 -t 3 >"$TEST_TMP/load.out" 2>&1 &
-load=$!
-_pids+=("$load")
-before=$(inspected_packets)
-load_flowing() { (($(inspected_packets) > before + 100)); }
-wait_for "the load to reach the inspector" 5 load_flowing
+start_load "$TEST_TMP/allowed.txt" "$TEST_TMP/load.out" 12 1000 3
 hung=0
 cycles=0
 while kill -0 "$load" 2>/dev/null && ((cycles < 8)); do

@@ -45,13 +45,7 @@ ip netns exec "$ws" nft list table inet dnsguard 2>/dev/null | sed 's/handle [0-
 
 # The load runs until the storm is over (SIGINT ends dnsperf with its report; -l only
 # bounds it); the storm waits for it to start.
-# (Not through in_ns: $! must be dnsperf itself for the signal to reach it.)
-ip netns exec "$ws" dnsperf -s 192.0.2.53 -d "$TEST_TMP/allowed.txt" -l 300 -Q 2000 -t 5 >"$TEST_TMP/load.out" 2>&1 &
-load=$!
-_pids+=("$load")
-packets_before=$(inspected_packets)
-load_flowing() { (($(inspected_packets) > packets_before + 200)); }
-wait_for "the load to reach the inspector" 5 load_flowing
+start_load "$TEST_TMP/allowed.txt" "$TEST_TMP/load.out" 300 2000 5
 # Each generation must carry live queries before the next apply replaces it, so the
 # load covers the whole storm however fast the applies go.
 generation_inspected() { (($(inspected_packets) > generation_packets + 20)); }
