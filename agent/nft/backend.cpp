@@ -409,7 +409,9 @@ class Transaction {
 
   // Sends the batch. With `commit` false the end marker is left out: the kernel then
   // validates every message and aborts, which is how `nft --check` works.
-  Result<TransactionStats> send(mnl_socket* nl, bool commit) {
+  // `reply_room`: how many times the usual receive buffer to ask for (a retry after
+  // lost replies asks for more).
+  Result<TransactionStats> send(mnl_socket* nl, bool commit, size_t reply_room = 1) {
     if (commit) {
       nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch_.get())), seq_++);
       nftnl_batch_update(batch_.get());
@@ -423,7 +425,7 @@ class Transaction {
 
     const int fd = mnl_socket_get_fd(nl);
     grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, total + 65536);
-    grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, stats_.messages * 1024 + (1 << 20));
+    grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, reply_room * (stats_.messages * 1024 + (1 << 20)));
 
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
@@ -783,17 +785,20 @@ Result<TransactionStats> NetlinkBackend::apply_once_or_retry(const ir::Ruleset& 
     if (!live) return live.errors();
     Transaction tx(before ? std::optional(before.value()) : std::nullopt);
     add_ruleset(tx, ruleset, queue_backend, live.value());
-    auto sent = tx.send(nl->get(), true);
+    auto sent = tx.send(nl->get(), true, size_t{1} << (attempt - 1));
     if (sent) return sent;
     if (tx.generation_changed() && attempt < 3) continue;
     if (!before || sent.errors().front().code != ErrorCode::unknown_outcome) return sent;
-    // The answer was lost. An unchanged generation means nothing was committed; a new
-    // one that it was, by us or by someone racing us: only the caller can tell.
+    // The answer was lost. An unchanged generation means nothing was committed (so it
+    // is sent again, with room for more replies); a new one that it was, by us or by
+    // someone racing us: only the caller can tell.
     auto fresh = open_socket();
     const auto after = fresh ? read_generation(fresh->get()) : Result<uint32_t>(fresh.errors());
-    if (after && after.value() == before.value())
+    if (after && after.value() == before.value()) {
+      if (attempt < 3) continue;
       return make_error(ErrorCode::kernel, sent.errors().front().message +
                                                "; the ruleset generation is unchanged, so nothing was committed");
+    }
     return make_error(ErrorCode::unknown_outcome,
                       sent.errors().front().message + "; the outcome is unknown (ruleset generation " +
                           std::to_string(before.value()) + " -> " +
