@@ -237,10 +237,12 @@ uint32_t TunnelDetector::name_fingerprint(uint64_t account, uint64_t name_hash) 
   return static_cast<uint32_t>(mix_hash(name_hash ^ account) >> 32) & kNamePrintMask;
 }
 
-uint32_t TunnelDetector::query_fingerprint(uint32_t name_print, const dns::Query& q) {
-  // The low byte: the question's type and case; never 0, so a fingerprint is never a free slot.
-  const uint32_t variant = (q.qtype * 0x9E3779B1u ^ q.case_pattern) >> 24;
-  return name_print | (variant | 1u);
+uint32_t TunnelDetector::query_fingerprint(uint64_t account_key, uint32_t name_print, const dns::Query& q) {
+  // The low byte: the question's type, class and case, keyed like the name, so no type
+  // or case pattern can be chosen to look like one already seen; never 0 (a free slot).
+  const uint64_t variant =
+      mix_hash(account_key ^ (uint64_t{q.qtype} << 48 | uint64_t{q.qclass} << 32 | q.case_pattern));
+  return name_print | (static_cast<uint32_t>(variant >> 56) | 1u);
 }
 
 bool is_reverse_lookup(const dns::Name& name) {
@@ -326,7 +328,7 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
 
   const uint64_t key = account_key(client_hash, suffix_hashes[registered]);
   const uint32_t name_print = name_fingerprint(key, suffix_hashes[0]);
-  const uint32_t exact_print = query_fingerprint(name_print, query);
+  const uint32_t exact_print = query_fingerprint(key, name_print, query);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
   std::lock_guard lock(stripes_[bucket_of(key) % kStripes]);
@@ -355,12 +357,13 @@ TunnelObservation TunnelDetector::observe(const dns::Query& query, const std::ar
   if (is_tunnel_favoured_type(query.qtype)) a.odd_queries += 1;
   // The same question again (name, type and case) carries nothing new. A name seen
   // with another type or case carries what those can; a new name, its labels too.
+  // (The registered domain asked bare carries its type, class and case too.)
   const bool exact_seen = std::find(a.recent.begin(), a.recent.end(), exact_print) != a.recent.end();
-  if (!exact_seen && registered > 0) {
+  if (!exact_seen) {
     const bool name_seen = std::any_of(a.recent.begin(), a.recent.end(),
                                        [&](uint32_t r) { return (r & kNamePrintMask) == name_print; });
-    double bits = qtype_bits(query.qtype) + case_bits(query);
-    if (!name_seen) {
+    double bits = qtype_bits(query.qtype) + case_bits(query) + (query.qclass == 1 ? 0 : 16);
+    if (!name_seen && registered > 0) {
       for (size_t i = 0; i < registered; ++i) bits += label_information_bits(label_at(name, i));
       a.names += 1;
     }

@@ -146,7 +146,7 @@ class TunnelDetector {
   // its type and case (low 8 bits).
   static constexpr uint32_t kNamePrintMask = 0xFFFFFF00u;
   static uint32_t name_fingerprint(uint64_t account_key, uint64_t name_hash);
-  static uint32_t query_fingerprint(uint32_t name_print, const dns::Query& q);
+  static uint32_t query_fingerprint(uint64_t account_key, uint32_t name_print, const dns::Query& q);
   size_t bucket_of(uint64_t key) const { return (key >> 1) & (buckets_ - 1); }  // bit 0 is always set
   // The way a new account takes when it is free, so prefetch() can name the line.
   static size_t preferred_way(uint64_t key) { return key >> 61; }

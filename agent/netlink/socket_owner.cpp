@@ -36,7 +36,12 @@ std::optional<uint32_t> SocketOwners::tcp_uid(const IpAddress& local, uint16_t l
   // An exact lookup: one inet_diag_msg, or an error when there is no such socket.
   const int err = request(nl_.get(), nlh, [&](const nlmsghdr* m) {
     if (m->nlmsg_type != SOCK_DIAG_BY_FAMILY || m->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
-    uid = static_cast<const inet_diag_msg*>(mnl_nlmsg_get_payload(m))->idiag_uid;
+    const auto* msg = static_cast<const inet_diag_msg*>(mnl_nlmsg_get_payload(m));
+    // A socket its process has closed already is a kernel TIME_WAIT or FIN_WAIT2
+    // remnant that reports uid 0: it says nothing about who connected.
+    if (msg->idiag_inode == 0 || msg->idiag_state == 6 /* TIME_WAIT */ || msg->idiag_state == 5 /* FIN_WAIT2 */)
+      return;
+    uid = msg->idiag_uid;
   });
   if (err != 0) return std::nullopt;
   return uid;

@@ -244,7 +244,7 @@ class TcpProxy::Loop {
       const uint64_t owner = uid ? *uid : (uint64_t{1} << 32) | (inspect::address_hash(from) & 0xFFFFFFFFu);
       // Room is made at the expense of whoever holds the most: one process holding
       // connections open cannot shut the others out.
-      if (owned_[owner] >= kMaxPerOwner) {
+      if (const auto held = owned_.find(owner); held != owned_.end() && held->second >= kMaxPerOwner) {
         evict_idlest_of(owner);
       } else if (connections_.size() >= kMaxConnections) {
         const auto hog = std::max_element(owned_.begin(), owned_.end(),

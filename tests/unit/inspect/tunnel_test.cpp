@@ -221,6 +221,25 @@ TEST_F(DetectorTest, TheCaseChannelIsCounted) {
   for (int i = 0; i < 5000; ++i) ASSERT_FALSE(observe("www.lower.example").held);
 }
 
+TEST_F(DetectorTest, TheBareRegisteredDomainCarriesCaseAndTypeToo) {
+  // No label below the registered domain, so no name bits: the case and the type are
+  // the channel, and they are charged all the same.
+  std::mt19937 rng(8);
+  const std::string letters(60, 'x');
+  int queries = 0;
+  TunnelObservation seen;
+  while (!seen.held && queries < 5000) {
+    std::string name = letters;
+    for (auto& c : name)
+      if (rng() & 1) c = 'X';
+    seen = observe(name + ".test", static_cast<uint16_t>(256 + (rng() % 1000)));
+    now_ += 1s;
+    ++queries;
+  }
+  ASSERT_TRUE(seen.held);
+  EXPECT_LT(queries * (60 + 16) / 8, 2048) << queries << " queries";
+}
+
 TEST_F(DetectorTest, DataUnderReverseZonesIsCounted) {
   // A delegated reverse zone with data labels: the long labels stop it at once, and
   // shorter ones are accounted like any other name.
