@@ -78,7 +78,7 @@ bool DecisionRecorder::is_reported(const inspect::Verdict& v) {
 // costs a counter increment per packet, not a log line.
 void DecisionRecorder::report(const inspect::Verdict& v, const PacketView* view, const dns::Query* query,
                               dns::ParseError error, bool tcp) {
-  if (!sampler_.admit(now_)) return;
+  if (!(v.tunnel_detected_now ? detection_sampler_ : sampler_).admit(now_)) return;
   const inspect::Engine& engine = *installed_->engine;
   telemetry::Event e;
   e.kind = std::string(event_kind(v.reason));
@@ -131,7 +131,7 @@ void DecisionRecorder::flush_suppressed(inspect::SteadyClock::time_point now) {
   if (!events_) return;
   now_ = now;
   // What the sampler held back is counted at once (metrics, stats) ...
-  if (const uint64_t n = sampler_.take_suppressed(); n != 0) {
+  if (const uint64_t n = sampler_.take_suppressed() + detection_sampler_.take_suppressed(); n != 0) {
     events_->count_suppressed(n);
     pending_suppressed_ += n;
   }

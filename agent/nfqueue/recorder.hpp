@@ -82,6 +82,10 @@ class DecisionRecorder final : public MessageObserver {
   timespec wall_now_{};  // the same instant, for dnstap
   std::optional<uint32_t> uid_;
   telemetry::EventSampler sampler_;
+  // Tunnel detections draw on their own budget: a flood of blocked queries must not
+  // hide one (an attacker could send it for exactly that), and a flood of detections
+  // (one per new domain) stays bounded.
+  telemetry::EventSampler detection_sampler_{10, 50};
   uint64_t pending_suppressed_ = 0;
 };
 

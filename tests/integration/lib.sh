@@ -127,6 +127,17 @@ check_output() {
   _report $(($? == 0)) "$what" "no match for /$pattern/"
 }
 
+# output_has PATTERN CMD...: CMD succeeds and its whole output matches PATTERN (-E).
+# For wait_for predicates: with pipefail, "CMD | grep -q" fails (SIGPIPE, 141) as soon
+# as CMD writes on after the match, e.g. once the event ring holds more than a pipe's
+# worth of events past it.
+output_has() {
+  local pattern=$1 out
+  shift
+  out=$("$@" 2>&1) || return 1
+  grep -Eq -- "$pattern" <<<"$out"
+}
+
 # check_status DESCRIPTION STATUS CMD...: CMD must exit with exactly STATUS.
 check_status() {
   local what=$1 expected=$2

@@ -63,7 +63,7 @@ stop_iodine() {
   wait "$iodine_pid" 2>/dev/null
 }
 tunnel_up() { grep -q 'Connection setup complete' "$TEST_TMP/iodine-$1.log"; }
-detected() { ctl -o json events --kind tunnel | grep -q "\"registered_domain\":\"$1\""; }
+detected() { output_has "\"registered_domain\":\"${1//./\\.}\"" ctl -o json events --kind tunnel; }
 # never_up NAME SECONDS: the tunnel must not come up within SECONDS (a window several
 # times what it took without detection); fails as soon as it does.
 never_up() {
