@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "policy/policy.hpp"
+#include "policy/schema.hpp"
 
 namespace dnsguard::policy {
 namespace {
@@ -50,6 +51,30 @@ struct PlacedPrefix {
   SourceLocation where;
 };
 
+// The TOML library's description of a syntax error, led by what it means in plain
+// words when it is one of the common ones.
+std::string plain_words(std::string_view description) {
+  struct Known {
+    std::string_view contains, meaning;
+  };
+  static constexpr Known kKnown[] = {
+      {"parsing string: unescaped control", "a string is not closed on its line (its closing quote is missing)"},
+      {"parsing string: encountered end-of-file", "a string is not closed (its closing quote is missing)"},
+      {"encountered end-of-file", "the file ends in the middle of something (an unclosed string, array or table header?)"},
+      {"redefin", "a key or table is defined twice"},
+      {"expected '='", "a key must be followed by = and a value"},
+      {"expected keys, tables", "a line must be a key = value, a [table] header or a comment"},
+      {"expected bare key", "a key is missing or has characters a bare key cannot hold (quote it)"},
+      {"expected ']'", "a table header or array is not closed with ]"},
+      {"expected value", "a value is missing after ="},
+      {"expected comma or closing ']'", "array items must be separated by commas"},
+  };
+  for (const auto& k : kKnown)
+    if (description.find(k.contains) != std::string_view::npos)
+      return std::string(k.meaning) + " (" + std::string(description) + ")";
+  return std::string(description);
+}
+
 template <typename E>
 using Choices = std::initializer_list<std::pair<std::string_view, E>>;
 
@@ -63,11 +88,11 @@ class Loader {
     try {
       root = toml::parse(text, file_);
     } catch (const toml::parse_error& e) {
-      return make_error(at(e.source()), "", "TOML syntax error: " + std::string(e.description()));
+      return make_error(at(e.source()), "", "TOML syntax error: " + plain_words(e.description()));
     }
     Policy policy;
     policy.source_file = file_;
-    check_keys(root, "", {"policy", "egress", "ingress", "inspect", "telemetry"});
+    check_keys(root, "");
 
     if (const auto* t = required_table(root, "", "policy")) load_header(*t, policy);
     if (const auto* t = table(root, "", "egress")) policy.egress = load_egress(*t);
@@ -75,12 +100,17 @@ class Loader {
     if (const auto* t = table(root, "", "inspect")) policy.inspect = load_inspect(*t);
     if (const auto* t = table(root, "", "telemetry")) policy.telemetry = load_telemetry(*t);
 
+    // Errors about one key point at that key's line.
+    auto node_of = [&](std::string_view dotted) -> const toml::node& {
+      const toml::node* n = root.at_path(dotted).node();
+      return n ? *n : root;
+    };
     if (policy.inspect.enabled && (!policy.egress || policy.egress->resolvers.empty())) {
-      error(root, "inspect.enabled",
+      error(node_of("inspect.enabled"), "inspect.enabled",
             "inspection needs at least one [[egress.resolvers]]: it inspects queries to them");
     }
     if (policy.egress && policy.egress->encrypted_dns.canary && !policy.inspect.enabled) {
-      error(root, "egress.encrypted_dns.canary",
+      error(node_of("egress.encrypted_dns.canary"), "egress.encrypted_dns.canary",
             "the canary answer is given by the inspector; set inspect.enabled = true");
     }
     if (!errors_.empty()) {
@@ -108,16 +138,21 @@ class Loader {
     errors_.push_back(make_error(where, std::move(key), std::move(message)));
   }
 
-  void check_keys(const toml::table& t, std::string_view path,
-                  std::initializer_list<std::string_view> allowed) {
+  // Keys of `t` that table `schema` (a path of policy_tables()) does not have, each with
+  // the key it most likely meant.
+  void check_keys(const toml::table& t, std::string_view path, std::string_view schema) {
+    const auto allowed = keys_of(schema);
     for (auto&& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
       std::string known;
       for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+      const auto meant = nearest_key(k.str(), allowed);
       errors_.push_back(make_error(at(k.source()), join_key(path, k.str()),
-                                   "unknown key (known here: " + known + ")"));
+                                   "unknown key" + (meant ? "; did you mean " + quote(*meant) + "?" : std::string()) +
+                                       " (known here: " + known + ")"));
     }
   }
+  void check_keys(const toml::table& t, std::string_view path) { check_keys(t, path, path); }
 
   // ---- typed getters: each reports a wrong type and returns nothing ----
   const toml::node* node(const toml::table& t, std::string_view path, std::string_view key,
@@ -243,6 +278,7 @@ class Loader {
     }
     if (a->empty() && required_non_empty) error(*a, list_key, "must not be empty");
     strings(*a, list_key, [&](const toml::node& n, const std::string& k, const std::string& s) {
+      if (zone_id(n, k, s)) return;
       const PrefixParse parsed = parse_prefix(s);
       if (parsed.prefix) {
         out.push_back({*parsed.prefix, k, at(n.source())});
@@ -263,6 +299,15 @@ class Loader {
       }
     });
     return out;
+  }
+
+  // Reports an address with a zone ID ("fe80::1%eth0"): rules match addresses only.
+  bool zone_id(const toml::node& n, const std::string& key, std::string_view s) {
+    if (s.find('%') == std::string_view::npos) return false;
+    error(n, key,
+          quote(s) + ": zone IDs (\"%" + std::string(s.substr(s.find('%') + 1)) +
+              "\") are not supported; rules match addresses, not interfaces (leave the zone out)");
+    return true;
   }
 
   // Reports every prefix that overlaps (or repeats) an earlier one in `all`.
@@ -301,7 +346,7 @@ class Loader {
 
   // ---- sections ----
   void load_header(const toml::table& t, Policy& policy) {
-    check_keys(t, "policy", {"name", "version"});
+    check_keys(t, "policy");
     if (auto name = string(t, "policy", "name", true)) {
       const bool valid = !name->empty() && name->size() <= 64 &&
                          std::all_of(name->begin(), name->end(), [](char c) {
@@ -319,7 +364,7 @@ class Loader {
 
   Egress load_egress(const toml::table& t) {
     Egress egress;
-    check_keys(t, "egress", {"default", "deny_action", "log_denied", "resolvers", "encrypted_dns"});
+    check_keys(t, "egress");
     const auto default_action = choice<EgressDefault>(
         t, "egress", "default", EgressDefault::deny,
         {{"deny", EgressDefault::deny}, {"monitor", EgressDefault::monitor}});
@@ -330,8 +375,10 @@ class Loader {
     egress.log_denied = boolean(t, "egress", "log_denied", false);
 
     std::vector<PlacedPrefix> all_addresses;
+    bool resolvers_malformed = false;  // already reported: no second error for "none"
     if (const toml::node* n = t.get("resolvers")) {
       if (!n->is_array_of_tables()) {
+        resolvers_malformed = true;
         error(*n, "egress.resolvers",
               "expected an array of tables ([[egress.resolvers]]), found " +
                   std::string(type_name(*n)));
@@ -352,14 +399,14 @@ class Loader {
       }
     }
     check_overlaps(all_addresses);
-    if (default_action == EgressDefault::deny && egress.resolvers.empty()) {
+    if (default_action == EgressDefault::deny && egress.resolvers.empty() && !resolvers_malformed) {
       error(t, "egress.resolvers",
             "egress.default = \"deny\" needs at least one [[egress.resolvers]]; without one all "
             "DNS from this host is blocked (use default = \"monitor\" to observe first)");
     }
 
     if (const auto* e = table(t, "egress", "encrypted_dns")) {
-      check_keys(*e, "egress.encrypted_dns", {"block_dot", "doh_endpoints", "canary"});
+      check_keys(*e, "egress.encrypted_dns");
       egress.encrypted_dns.block_dot = boolean(*e, "egress.encrypted_dns", "block_dot", false);
       egress.encrypted_dns.canary = boolean(*e, "egress.encrypted_dns", "canary", false);
       auto doh = prefixes(*e, "egress.encrypted_dns", "doh_endpoints", false);
@@ -373,19 +420,18 @@ class Loader {
                          std::vector<PlacedPrefix>& all_addresses) {
     Resolver r;
     r.where = at(t.source());
-    check_keys(t, path, {"name", "addresses", "protocols", "users"});
+    check_keys(t, path, "egress.resolvers[]");
     if (auto name = string(t, path, "name", true)) {
+      // Kernel set names take these as they are ("resolver_corp-dns_v4").
       const bool valid = !name->empty() && name->size() <= 32 &&
                          std::all_of(name->begin(), name->end(), [](char c) {
-                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
                          });
       if (valid)
         r.name = *name;
       else
         error(*t.get("name"), path + ".name",
-              quote(*name) +
-                  " must be 1-32 characters of lower-case letters, digits or '_' (it names "
-                  "kernel sets)");
+              quote(*name) + " must be 1-32 characters of letters, digits, '-', '_' or '.'");
     }
     auto placed = prefixes(t, path, "addresses", true);
     all_addresses.insert(all_addresses.end(), placed.begin(), placed.end());
@@ -448,24 +494,24 @@ class Loader {
 
   Ingress load_ingress(const toml::table& t) {
     Ingress ingress;
-    check_keys(t, "ingress", {"deny_action", "zone_transfer", "recursion", "rate_limit"});
+    check_keys(t, "ingress");
     ingress.deny_action = choice<DenyAction>(t, "ingress", "deny_action", DenyAction::drop,
                                              {{"reject", DenyAction::reject}, {"drop", DenyAction::drop}})
                               .value_or(DenyAction::drop);
     if (const auto* z = table(t, "ingress", "zone_transfer")) {
-      check_keys(*z, "ingress.zone_transfer", {"secondaries"});
+      check_keys(*z, "ingress.zone_transfer");
       auto peers = prefixes(*z, "ingress.zone_transfer", "secondaries", true);
       check_overlaps(peers);
       ingress.zone_transfer = ZoneTransfer{bare(peers)};
     }
     if (const auto* r = table(t, "ingress", "recursion")) {
-      check_keys(*r, "ingress.recursion", {"allow_from"});
+      check_keys(*r, "ingress.recursion");
       auto clients = prefixes(*r, "ingress.recursion", "allow_from", true);
       check_overlaps(clients);
       ingress.recursion = Recursion{bare(clients)};
     }
     if (const auto* r = table(t, "ingress", "rate_limit")) {
-      check_keys(*r, "ingress.rate_limit", {"per_source_qps", "burst"});
+      check_keys(*r, "ingress.rate_limit");
       RateLimit limit;
       if (auto v = integer(*r, "ingress.rate_limit", "per_source_qps", 1, 1'000'000, true))
         limit.per_source_qps = static_cast<uint32_t>(*v);
@@ -529,10 +575,7 @@ class Loader {
   Inspect load_inspect(const toml::table& t) {
     Inspect in;
     const std::string p = "inspect";
-    check_keys(t, p,
-               {"enabled", "queues", "fail", "block_response", "sinkhole", "malformed",
-                "block_domains", "block_lists", "allow_domains", "deny_qtypes", "opcodes",
-                "tcp_proxy_port", "tunneling", "rate_limit"});
+    check_keys(t, p);
     in.enabled = boolean(t, p, "enabled", false);
     if (auto q = integer(t, p, "queues", 1, kMaxInspectQueues)) in.queues = static_cast<uint16_t>(*q);
     // Below 1024: a port an unprivileged process could bind would let it answer every
@@ -556,6 +599,7 @@ class Loader {
 
     if (const toml::array* a = array(t, p, "sinkhole")) {
       strings(*a, p + ".sinkhole", [&](const toml::node& n, const std::string& k, const std::string& s) {
+        if (zone_id(n, k, s)) return;
         const auto parsed = parse_prefix(s);
         if (!parsed.prefix || !parsed.prefix->is_host()) {
           error(n, k, quote(s) + " is not an IPv4 or IPv6 address");
@@ -640,9 +684,7 @@ class Loader {
 
     if (const auto* tun = table(t, p, "tunneling")) {
       const std::string tp = p + ".tunneling";
-      check_keys(*tun, tp,
-                 {"enabled", "action", "budget_bytes_per_hour", "names_per_hour", "hold_seconds",
-                  "allow_domains"});
+      check_keys(*tun, tp);
       in.tunneling.enabled = boolean(*tun, tp, "enabled", false);
       if (auto v = integer(*tun, tp, "budget_bytes_per_hour", 64, 100'000'000))
         in.tunneling.budget_bytes_per_hour = static_cast<uint32_t>(*v);
@@ -659,7 +701,7 @@ class Loader {
                               .value_or(TunnelingAction::drop);
     }
     if (const auto* r = table(t, p, "rate_limit")) {
-      check_keys(*r, p + ".rate_limit", {"per_client_qps", "burst"});
+      check_keys(*r, p + ".rate_limit");
       ClientRateLimit limit;
       if (auto v = integer(*r, p + ".rate_limit", "per_client_qps", 1, 10'000'000, true))
         limit.per_client_qps = static_cast<uint32_t>(*v);
@@ -673,7 +715,7 @@ class Loader {
 
   Telemetry load_telemetry(const toml::table& t) {
     Telemetry tel;
-    check_keys(t, "telemetry", {"events", "dnstap", "metrics"});
+    check_keys(t, "telemetry");
     tel.events_stdout = choice<bool>(t, "telemetry", "events", false,
                                      {{"stdout", true}, {"none", false}})
                             .value_or(false);

@@ -99,10 +99,44 @@ TEST(PolicyLoader, HostBitsInAPrefixAreAnErrorThatSuggestsTheNetwork) {
 TEST(PolicyLoader, UnknownKeysAreErrorsThatListTheKnownOnes) {
   EXPECT_THAT(errors_of(with_header("[egress]\ndefualt = \"deny\"\n")),
               ElementsAre(HasSubstr("egress.resolvers: egress.default = \"deny\" needs at least one"),
-                          HasSubstr("policy.toml:5:1: egress.defualt: unknown key (known here: default, "
-                                    "deny_action")));
+                          HasSubstr("policy.toml:5:1: egress.defualt: unknown key; did you mean \"default\"? "
+                                    "(known here: default, deny_action")));
   EXPECT_THAT(errors_of(with_header("[dns]\n")),
-              ElementsAre(HasSubstr("policy.toml:4:2: dns: unknown key")));
+              ElementsAre(HasSubstr("policy.toml:4:2: dns: unknown key (known here")));
+  EXPECT_THAT(errors_of(with_header("[egress]\n[[egress.resolvers]]\nname = \"a\"\naddresses = [\"192.0.2.1\"]\n"
+                                    "protocol = [\"udp\"]\n")),
+              ElementsAre(HasSubstr("egress.resolvers[0].protocol: unknown key; did you mean \"protocols\"?")));
+  EXPECT_THAT(errors_of(with_header("[inspect.tunneling]\nbudget_per_hour = 10\n")),
+              ElementsAre(HasSubstr("inspect.tunneling.budget_per_hour: unknown key (known here")));
+}
+
+TEST(PolicyLoader, AResolversStringIsOneError) {
+  EXPECT_THAT(errors_of(with_header("[egress]\nresolvers = \"10.0.0.53\"\n")),
+              ElementsAre("policy.toml:5:13: egress.resolvers: expected an array of tables ([[egress.resolvers]]), "
+                          "found a string"));
+}
+
+TEST(PolicyLoader, ZoneIdsAreRefusedByName) {
+  EXPECT_THAT(errors_of(with_header("[egress]\n[[egress.resolvers]]\nname = \"a\"\naddresses = [\"fe80::1%eth0\"]\n")),
+              ElementsAre(HasSubstr("egress.resolvers[0].addresses[0]: \"fe80::1%eth0\": zone IDs (\"%eth0\") are "
+                                    "not supported")));
+}
+
+TEST(PolicyLoader, AnErrorAboutAKeyIsAtThatKeysLine) {
+  EXPECT_THAT(errors_of(with_header("[egress]\n[[egress.resolvers]]\nname = \"a\"\naddresses = [\"192.0.2.1\"]\n"
+                                    "[egress.encrypted_dns]\ncanary = true\n")),
+              ElementsAre(HasSubstr("policy.toml:9:10: egress.encrypted_dns.canary: the canary answer is given by "
+                                    "the inspector")));
+  EXPECT_THAT(errors_of(with_header("[inspect]\nenabled = true\n")),
+              ElementsAre(HasSubstr("policy.toml:5:11: inspect.enabled: inspection needs")));
+}
+
+TEST(PolicyLoader, TomlSyntaxErrorsSayWhatIsWrongInPlainWords) {
+  EXPECT_THAT(errors_of("[policy]\nname = \"t\nversion = 1\n"),
+              ElementsAre(HasSubstr("policy.toml:2:10: TOML syntax error: a string is not closed on its line")));
+  EXPECT_THAT(errors_of("[policy]\nname = \"t\"\nname = \"u\"\n"),
+              ElementsAre(HasSubstr("TOML syntax error: a key or table is defined twice (")));
+  EXPECT_THAT(errors_of("[policy\n"), ElementsAre(HasSubstr("a table header or array is not closed with ]")));
 }
 
 TEST(PolicyLoader, WrongTypesSayWhatWasExpectedAndFound) {
@@ -184,7 +218,10 @@ TEST(PolicyLoader, UsersMustExistOnThisHost) {
 TEST(PolicyLoader, ResolverNamesBecomeKernelSetNamesSoTheyAreRestricted) {
   EXPECT_THAT(errors_of(with_header("[egress]\n[[egress.resolvers]]\nname = \"Corp DNS\"\naddresses = [\"192.0.2.1\"]\n")),
               ElementsAre(HasSubstr("egress.resolvers[0].name: \"Corp DNS\" must be 1-32 characters of "
-                                    "lower-case letters, digits or '_'")));
+                                    "letters, digits, '-', '_' or '.'")));
+  auto r = load(with_header("[egress]\n[[egress.resolvers]]\nname = \"Corp-DNS.v2\"\naddresses = [\"192.0.2.1\"]\n"));
+  ASSERT_TRUE(r.ok()) << join_errors(r.errors());
+  EXPECT_EQ(r->egress->resolvers[0].name, "Corp-DNS.v2");
 }
 
 TEST(PolicyLoader, RangesAreChecked) {
