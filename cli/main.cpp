@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/policy_error.hpp"
 #include "api/tls.hpp"
 #include "compiler/compile.hpp"
 #include "common.hpp"
@@ -59,6 +60,7 @@ Options:
   --socket PATH         the agent's socket (default /run/dnsguard/dnsguard.sock, or
                         $DNSGUARD_SOCKET)
   -o table|json         output: human tables (default) or JSON (protobuf JSON mapping)
+  --version             print the version and exit
 
 Many agents (TCP, TLS 1.3, client certificate): status, apply, confirm, rollback and
 disable run on every agent concurrently, one row per agent and a summary; the exit
@@ -253,11 +255,32 @@ std::string describe(const v1::PolicyInfo& p) {
 
 // ---- verbs ----
 
-int validate(const std::vector<std::string>& args) {
+int validate(const Global& g, const std::vector<std::string>& args) {
   if (args.size() != 1) return usage("validate", "expected exactly one policy FILE");
   auto p = policy::load_policy_file(args[0]);
+  const Status lists = p ? inspect::check_block_lists(p.value()) : ok_status();
+  if (g.json) {  // the Validate RPC's response, offline
+    v1::ValidateResponse out;
+    const Errors* errors = !p ? &p.errors() : !lists ? &lists.errors() : nullptr;
+    out.set_valid(errors == nullptr);
+    if (errors) {
+      for (const auto& e : *errors) api::to_proto(e, out.add_errors());
+    } else {
+      out.mutable_policy()->set_name(p->name);
+      out.mutable_policy()->set_version(p->version);
+      out.mutable_policy()->set_file_name(args[0]);
+    }
+    std::string json;
+    pb::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;  // "valid": false too
+    (void)pb::util::MessageToJsonString(out, &json, options);
+    std::cout << json;
+    return errors ? kPolicyOrRequestError : kOk;
+  }
   if (!p) return print_errors(p.errors());
-  if (auto lists = inspect::check_block_lists(p.value()); !lists) return print_errors(lists.errors());
+  if (!lists) return print_errors(lists.errors());
   std::cout << args[0] << ": ok (policy " << p->name << " version " << p->version << ")\n";
   return kOk;
 }
@@ -440,6 +463,9 @@ int main(int argc, char** argv) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::cout << kUsage;
       return kOk;
+    } else if (args[i] == "--version") {
+      std::cout << "dnsguardctl " DNSGUARD_VERSION "\n";
+      return kOk;
     } else if (args[i] == "--socket" && has_value) {
       g.socket = args[++i];
     } else if (args[i] == "--agent" && has_value) {
@@ -491,7 +517,7 @@ int main(int argc, char** argv) {
       return kOk;
     }
 
-  if (verb == "validate") return validate(rest);
+  if (verb == "validate") return validate(g, rest);
   if (verb == "compile") return compile(rest);
   if (remote) {
     fleet.json = g.json;

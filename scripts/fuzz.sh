@@ -9,7 +9,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(dns packet tcp_stream decide policy api)
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDNSGUARD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDNSGUARD_FUZZ=ON -DDNSGUARD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j2 >/dev/null
 mkdir -p build-fuzz/findings
 seeds() {  # extra seed directories per target

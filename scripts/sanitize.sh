@@ -4,7 +4,7 @@
 # the unit tests, and the integration tests with a sanitized dnsguardd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build-asan -DDNSGUARD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B build-asan -DDNSGUARD_SANITIZE=ON -DDNSGUARD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j2 >/dev/null
 cd build-asan
 # halt_on_error: any report fails the test that triggered it.

@@ -24,6 +24,15 @@ mkdir -p "$TEST_TMP/root"
 dpkg-deb -x "$deb" "$TEST_TMP/root"
 check_output "the installed default policy blocks nothing (monitor mode) and is valid" \
   'ok \(policy default-monitor version 1\)' "$TEST_TMP/root/usr/bin/dnsguardctl" validate "$TEST_TMP/root/etc/dnsguard/policy.toml"
+check_output "dnsguardctl --version" '^dnsguardctl [0-9]+\.[0-9]+\.[0-9]+$' "$TEST_TMP/root/usr/bin/dnsguardctl" --version
+check_output "dnsguardd --version" '^dnsguardd [0-9]+\.[0-9]+\.[0-9]+$' "$TEST_TMP/root/usr/sbin/dnsguardd" --version
+printf '[policy]\nname = "x"\n' >"$TEST_TMP/no-version.toml"
+check_status "-o json validate of a bad policy exits 1" 1 "$TEST_TMP/root/usr/bin/dnsguardctl" -o json validate "$TEST_TMP/no-version.toml"
+cp "$TEST_TMP/last.out" "$TEST_TMP/validate.json"
+check "... and prints the errors as JSON" python3 -c "
+import json, sys
+r = json.loads(open('$TEST_TMP/validate.json').read())
+assert r['valid'] is False and r['errors'][0]['key'] == 'policy.version' and r['errors'][0]['line'] == 1, r"
 check_output "the man pages render" 'dnsguardd - the dnsguard agent' \
   bash -c "MANWIDTH=100 man -l '$TEST_TMP/root/usr/share/man/man8/dnsguardd.8.gz' 2>/dev/null"
 check "the binaries are stripped" bash -c "! file '$TEST_TMP/root/usr/sbin/dnsguardd' | grep -q 'not stripped'"

@@ -1,5 +1,7 @@
 #include "api/service.hpp"
 
+#include "api/policy_error.hpp"
+
 #include <google/protobuf/util/time_util.h>
 
 #include <exception>
@@ -8,20 +10,11 @@ namespace dnsguard::api {
 namespace {
 
 using google::protobuf::util::TimeUtil;
+using api::to_proto;  // the policy error's, beside this file's own overloads
 
 google::protobuf::Timestamp to_timestamp(daemon::Clock::time_point t) {
   return TimeUtil::MillisecondsToTimestamp(
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
-void to_proto(const Error& e, v1::PolicyError* out) {
-  if (e.where) {
-    out->set_file(e.where->file);
-    out->set_line(e.where->line);
-    out->set_column(e.where->column);
-  }
-  out->set_key(e.key);
-  out->set_message(e.message);
 }
 
 void to_proto(const daemon::PolicyInfo& info, v1::PolicyInfo* out) {

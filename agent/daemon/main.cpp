@@ -47,6 +47,7 @@ place; `dnsguardctl disable` removes them.
                         (default /var/lib/dnsguard)
   --policy FILE         apply FILE at start-up when it differs from the saved policy
   --check-policy FILE   validate FILE and exit (0 valid, 1 invalid): for ExecStartPre
+  --version             print the version and exit
 
 Remote API for fleet managers (TLS 1.3, a client certificate is required; there is no
 plaintext TCP mode):
@@ -216,6 +217,9 @@ int main(int argc, char** argv) {
     };
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "dnsguardd " DNSGUARD_VERSION "\n";
       return 0;
     } else if (arg == "--socket") {
       if (!value(opt.socket)) return usage_error("--socket needs a PATH");
