@@ -112,6 +112,7 @@ void Controller::publish(const std::string& kind, const std::string& message) {
   e.kind = kind;
   e.message = message;
   e.generation = state_.generation();
+  events_.set_generation(e.generation);  // every change of generation comes through here
   if (running_) {
     e.policy_name = running_->info.name;
     e.policy_version = running_->info.version;

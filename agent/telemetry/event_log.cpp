@@ -10,6 +10,7 @@ void EventLog::publish(Event event) {
     event.sequence = next_sequence_++;
     if (event.time == std::chrono::system_clock::time_point{})
       event.time = std::chrono::system_clock::now();
+    if (event.generation == 0) event.generation = generation_;
     ring_.push_back(std::move(event));
     if (ring_.size() > capacity_) {
       ring_.pop_front();
@@ -17,6 +18,11 @@ void EventLog::publish(Event event) {
     }
   }
   changed_.notify_all();
+}
+
+void EventLog::set_generation(uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  generation_ = generation;
 }
 
 std::vector<Event> EventLog::since(uint64_t after) const {

@@ -68,8 +68,11 @@ class EventLog {
  public:
   explicit EventLog(size_t capacity = 4096) : capacity_(capacity) {}
 
-  // Stamps the sequence number and time (unless set), stores, wakes waiters.
+  // Stamps the sequence number, the time and the generation in force (unless set),
+  // stores, wakes waiters.
   void publish(Event event);
+  // The policy generation in force, for events that do not know it (traffic events).
+  void set_generation(uint64_t generation);
   // Events with sequence > after, oldest first.
   std::vector<Event> since(uint64_t after) const;
   // Blocks until an event with sequence > after exists, the timeout passes, or close().
@@ -88,6 +91,7 @@ class EventLog {
   mutable std::condition_variable changed_;
   std::deque<Event> ring_;
   uint64_t next_sequence_ = 1;
+  uint64_t generation_ = 0;
   uint64_t dropped_ = 0;
   uint64_t suppressed_ = 0;
   bool closed_ = false;

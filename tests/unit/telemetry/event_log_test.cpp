@@ -48,3 +48,26 @@ TEST(EventLog, WaitWakesOnPublishAndOnClose) {
 
 }  // namespace
 }  // namespace dnsguard::telemetry
+
+namespace dnsguard::telemetry {
+namespace {
+
+// Traffic events (the inspector's, NFLOG's) do not know the generation; the log stamps
+// the one in force, and keeps an event's own.
+TEST(EventLog, EventsCarryTheGenerationInForce) {
+  EventLog log;
+  log.publish(Event{});
+  log.set_generation(3);
+  log.publish(Event{});
+  Event own;
+  own.generation = 2;
+  log.publish(own);
+  const auto all = log.since(0);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].generation, 0u);
+  EXPECT_EQ(all[1].generation, 3u);
+  EXPECT_EQ(all[2].generation, 2u);
+}
+
+}  // namespace
+}  // namespace dnsguard::telemetry
