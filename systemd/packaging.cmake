@@ -18,6 +18,7 @@ install(FILES ${man_dir}/dnsguardd.8.gz ${man_dir}/dnsguardctl.8.gz DESTINATION 
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/dnsguardd.service DESTINATION lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/policies/default.toml DESTINATION /etc/dnsguard RENAME policy.toml)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/dnsguard)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/dnsguard/docs)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/policies/ DESTINATION share/doc/dnsguard/examples/policies)
 
 set(CPACK_GENERATOR DEB)
