@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${DNSGUARD_BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDNSGUARD_WERROR=ON
+# Release: what a packager builds, and the optimizer level where GCC warns the most.
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=${DNSGUARD_BUILD_TYPE:-Release} -DDNSGUARD_WERROR=ON
 cmake --build "$build_dir" -j2

@@ -12,12 +12,12 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using api::to_proto;  // the policy error's, beside this file's own overloads
 
-google::protobuf::Timestamp to_timestamp(daemon::Clock::time_point t) {
+google::protobuf::Timestamp to_timestamp(control::Clock::time_point t) {
   return TimeUtil::MillisecondsToTimestamp(
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
-void to_proto(const daemon::PolicyInfo& info, v1::PolicyInfo* out) {
+void to_proto(const control::PolicyInfo& info, v1::PolicyInfo* out) {
   out->set_name(info.name);
   out->set_version(info.version);
   out->set_sha256(info.sha256);
@@ -73,7 +73,7 @@ grpc::Status check_known_fields(const google::protobuf::Message& request) {
                           "); is the client newer than the agent?");
 }
 
-daemon::PolicySource source_of(const v1::PolicySource& p) {
+control::PolicySource source_of(const v1::PolicySource& p) {
   return {p.text(), p.file_name().empty() ? "policy.toml" : p.file_name()};
 }
 
@@ -191,7 +191,7 @@ grpc::Status Service::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req,
 grpc::Status Service::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* req, v1::ApplyResponse* resp) {
   if (auto denied = check_access(ctx, "Apply", Role::admin); !denied.ok()) return denied;
   return handle(*req, [&] {
-    daemon::ApplyOptions options;
+    control::ApplyOptions options;
     options.dry_run = req->dry_run();
     // Another client may send any number: a revert deadline past a week is a mistake.
     if (req->confirm_within_seconds() > 7 * 24 * 3600)

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/controller.hpp"
+#include "control/controller.hpp"
 #include "dnsguard/v1/agent.grpc.pb.h"
 #include "telemetry/event_log.hpp"
 
@@ -33,7 +33,7 @@ grpc::Status authorize(const AccessPolicy& policy, bool certificate_peer, const 
 
 class Service final : public dnsguard::v1::DnsGuard::Service {
  public:
-  Service(daemon::Controller& controller, telemetry::EventLog& events, AccessPolicy access = {})
+  Service(control::Controller& controller, telemetry::EventLog& events, AccessPolicy access = {})
       : controller_(controller), events_(events), access_(std::move(access)) {}
 
   // Ends open event streams (agent shutting down).
@@ -53,7 +53,7 @@ class Service final : public dnsguard::v1::DnsGuard::Service {
  private:
   grpc::Status check_access(grpc::ServerContext* ctx, std::string_view rpc, Role needed) const;
 
-  daemon::Controller& controller_;
+  control::Controller& controller_;
   telemetry::EventLog& events_;
   AccessPolicy access_;
   std::atomic<bool> shutting_down_{false};

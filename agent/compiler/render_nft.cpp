@@ -56,10 +56,12 @@ std::string queue_text(const QueueSpec& q) {
   std::string flags;
   if (q.bypass) flags = "bypass";
   if (q.fanout && q.count > 1) flags += flags.empty() ? "fanout" : ",fanout";
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict, its bug 105329) about
+  // "literal" + std::string temporaries in Release builds.
   std::string out = "queue";
-  if (!flags.empty()) out += " flags " + flags;
-  out += " to " + std::to_string(q.first);
-  if (q.count > 1) out += "-" + std::to_string(q.first + q.count - 1);
+  if (!flags.empty()) out.append(" flags ").append(flags);
+  out.append(" to ").append(std::to_string(q.first));
+  if (q.count > 1) out.append("-").append(std::to_string(q.first + q.count - 1));
   return out;
 }
 

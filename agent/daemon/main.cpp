@@ -23,7 +23,7 @@
 #include "api/service.hpp"
 #include "api/tls.hpp"
 #include "common/sha256.hpp"
-#include "daemon/controller.hpp"
+#include "control/controller.hpp"
 #include "nfqueue/inspector.hpp"
 #include "nfqueue/nflog.hpp"
 #include "daemon/metrics_server.hpp"
@@ -117,7 +117,7 @@ Status prepare_socket(const std::string& path) {
 }
 
 // What /metrics shows: the same counters as `dnsguardctl stats`, and the agent's state.
-std::string render_metrics(daemon::Controller& controller, const telemetry::EventLog& events) {
+std::string render_metrics(control::Controller& controller, const telemetry::EventLog& events) {
   std::vector<telemetry::Sample> samples;
   auto status = controller.status();
   if (status) {
@@ -174,7 +174,7 @@ int check_policy(const std::string& path) {
 }
 
 // Applies --policy FILE at start-up unless it is what already runs.
-Status apply_startup_policy(daemon::Controller& controller, const std::string& path) {
+Status apply_startup_policy(control::Controller& controller, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error("cannot read --policy " + path + ": " + errno_text());
   std::ostringstream text;
@@ -278,9 +278,9 @@ int main(int argc, char** argv) {
   nfqueue::InspectorOptions inspector_options;
   inspector_options.events = &events;
   nfqueue::Inspector inspector(inspector_options);
-  daemon::ControllerOptions controller_options;
+  control::ControllerOptions controller_options;
   controller_options.inspector = &inspector;
-  daemon::Controller controller(kernel, daemon::StateStore(opt.state_dir), events, controller_options);
+  control::Controller controller(kernel, control::StateStore(opt.state_dir), events, controller_options);
 
   // The agent's own events go to stderr as text; with [telemetry] events = "stdout"
   // every event also goes to stdout as one JSON object per line (journald keeps both).

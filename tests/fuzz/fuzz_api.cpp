@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "api/service.hpp"
-#include "daemon/fake_kernel.hpp"
+#include "control/fake_kernel.hpp"
 
 using namespace dnsguard;
 
@@ -12,12 +12,12 @@ namespace {
 struct Agent {
   testing::FakeKernel kernel;
   telemetry::EventLog events;
-  std::unique_ptr<daemon::Controller> controller;
+  std::unique_ptr<control::Controller> controller;
   std::unique_ptr<api::Service> service;
   Agent() {
     char tmpl[] = "/tmp/dnsguard-fuzz-api.XXXXXX";
     const std::filesystem::path dir = ::mkdtemp(tmpl);
-    controller = std::make_unique<daemon::Controller>(kernel, daemon::StateStore(dir / "state"), events);
+    controller = std::make_unique<control::Controller>(kernel, control::StateStore(dir / "state"), events);
     (void)controller->start();
     service = std::make_unique<api::Service>(*controller, events);
   }

@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "daemon/fake_kernel.hpp"
-#include "daemon/policies.hpp"
+#include "control/fake_kernel.hpp"
+#include "control/policies.hpp"
 
 namespace dnsguard::api {
 namespace {
@@ -25,7 +25,7 @@ class ServiceTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/dnsguard-api-test.XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    controller_ = std::make_unique<daemon::Controller>(kernel_, daemon::StateStore(dir_ / "state"), events_);
+    controller_ = std::make_unique<control::Controller>(kernel_, control::StateStore(dir_ / "state"), events_);
     ASSERT_TRUE(controller_->start().ok());
     service_ = std::make_unique<Service>(*controller_, events_);
     grpc::ServerBuilder builder;
@@ -68,7 +68,7 @@ class ServiceTest : public ::testing::Test {
   std::filesystem::path dir_;
   testing::FakeKernel kernel_;
   telemetry::EventLog events_;
-  std::unique_ptr<daemon::Controller> controller_;
+  std::unique_ptr<control::Controller> controller_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::DnsGuard::Stub> stub_;
@@ -197,7 +197,7 @@ TEST_F(ServiceTest, BadRequestsGetClearErrorsAndTheAgentKeepsServing) {
   EXPECT_THAT(big.error_message(), HasSubstr("TOML syntax error"));
   expect_serving();
 
-  auto huge = apply(std::string(daemon::kMaxPolicyBytes + 1, '#'), &resp);
+  auto huge = apply(std::string(control::kMaxPolicyBytes + 1, '#'), &resp);
   EXPECT_EQ(huge.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(huge.error_message(), HasSubstr("the limit is"));
   expect_serving();

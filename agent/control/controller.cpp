@@ -1,4 +1,4 @@
-#include "daemon/controller.hpp"
+#include "control/controller.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -6,7 +6,7 @@
 #include "common/sha256.hpp"
 #include "compiler/compile.hpp"
 
-namespace dnsguard::daemon {
+namespace dnsguard::control {
 namespace {
 
 int64_t to_unix_ms(Clock::time_point t) {
@@ -505,4 +505,4 @@ Result<Stats> Controller::stats() {
   return out;
 }
 
-}  // namespace dnsguard::daemon
+}  // namespace dnsguard::control

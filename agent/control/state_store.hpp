@@ -8,7 +8,7 @@
 #include "common/error.hpp"
 #include "dnsguard/state/v1/state.pb.h"
 
-namespace dnsguard::daemon {
+namespace dnsguard::control {
 
 using AgentState = dnsguard::state::v1::AgentState;
 
@@ -28,4 +28,4 @@ class StateStore {
   std::filesystem::path dir_;
 };
 
-}  // namespace dnsguard::daemon
+}  // namespace dnsguard::control

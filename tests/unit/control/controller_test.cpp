@@ -1,4 +1,4 @@
-#include "daemon/controller.hpp"
+#include "control/controller.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,10 +10,10 @@
 #include <fstream>
 #include <thread>
 
-#include "daemon/fake_kernel.hpp"
-#include "daemon/policies.hpp"
+#include "control/fake_kernel.hpp"
+#include "control/policies.hpp"
 
-namespace dnsguard::daemon {
+namespace dnsguard::control {
 namespace {
 
 using ::testing::HasSubstr;
@@ -373,4 +373,4 @@ TEST_F(ControllerTest, RequestInputIsCheckedBeforeParsing) {
 }
 
 }  // namespace
-}  // namespace dnsguard::daemon
+}  // namespace dnsguard::control

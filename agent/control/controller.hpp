@@ -18,14 +18,14 @@
 #include <thread>
 
 #include "compiler/ruleset.hpp"
-#include "daemon/state_store.hpp"
+#include "control/state_store.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"
 #include "nft/backend.hpp"
 #include "policy/policy.hpp"
 #include "telemetry/event_log.hpp"
 
-namespace dnsguard::daemon {
+namespace dnsguard::control {
 
 using Clock = std::chrono::system_clock;
 
@@ -179,4 +179,4 @@ class Controller {
   std::thread timer_;
 };
 
-}  // namespace dnsguard::daemon
+}  // namespace dnsguard::control

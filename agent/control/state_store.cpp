@@ -1,4 +1,4 @@
-#include "daemon/state_store.hpp"
+#include "control/state_store.hpp"
 
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace dnsguard::daemon {
+namespace dnsguard::control {
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
@@ -88,4 +88,4 @@ Status StateStore::save(const AgentState& state) const {
   return ok_status();
 }
 
-}  // namespace dnsguard::daemon
+}  // namespace dnsguard::control
