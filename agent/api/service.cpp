@@ -161,10 +161,18 @@ grpc::Status Service::check_access(grpc::ServerContext* ctx, std::string_view rp
   return authorize(access_, certificate_peer, identities, rpc, needed);
 }
 
+// Every RPC's prologue: the caller's role, then the request's fields, then the body
+// with exceptions turned into INTERNAL.
+template <typename Body>
+grpc::Status Service::serve(grpc::ServerContext* ctx, std::string_view rpc, Role needed,
+                            const google::protobuf::Message& request, Body&& body) const {
+  if (auto denied = check_access(ctx, rpc, needed); !denied.ok()) return denied;
+  return handle(request, std::forward<Body>(body));
+}
+
 grpc::Status Service::Validate(grpc::ServerContext* ctx, const v1::ValidateRequest* req,
                                v1::ValidateResponse* resp) {
-  if (auto denied = check_access(ctx, "Validate", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Validate", Role::admin, *req, [&] {
     auto r = controller_.validate(source_of(req->policy()));
     resp->set_valid(r.ok());
     if (r.ok())
@@ -176,8 +184,7 @@ grpc::Status Service::Validate(grpc::ServerContext* ctx, const v1::ValidateReque
 }
 
 grpc::Status Service::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req, v1::PlanResponse* resp) {
-  if (auto denied = check_access(ctx, "Plan", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Plan", Role::admin, *req, [&] {
     auto r = controller_.plan(source_of(req->policy()));
     if (!r) return to_status(r.errors());
     to_proto(r->policy, resp->mutable_policy());
@@ -189,8 +196,7 @@ grpc::Status Service::Plan(grpc::ServerContext* ctx, const v1::PlanRequest* req,
 }
 
 grpc::Status Service::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* req, v1::ApplyResponse* resp) {
-  if (auto denied = check_access(ctx, "Apply", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Apply", Role::admin, *req, [&] {
     control::ApplyOptions options;
     options.dry_run = req->dry_run();
     // Another client may send any number: a revert deadline past a week is a mistake.
@@ -213,8 +219,7 @@ grpc::Status Service::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* re
 
 grpc::Status Service::Confirm(grpc::ServerContext* ctx, const v1::ConfirmRequest* req,
                               v1::ConfirmResponse* resp) {
-  if (auto denied = check_access(ctx, "Confirm", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Confirm", Role::admin, *req, [&] {
     auto r = controller_.confirm();
     if (!r) return to_status(r.errors());
     resp->set_generation(r.value());
@@ -224,8 +229,7 @@ grpc::Status Service::Confirm(grpc::ServerContext* ctx, const v1::ConfirmRequest
 
 grpc::Status Service::Rollback(grpc::ServerContext* ctx, const v1::RollbackRequest* req,
                                v1::RollbackResponse* resp) {
-  if (auto denied = check_access(ctx, "Rollback", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Rollback", Role::admin, *req, [&] {
     auto r = controller_.rollback();
     if (!r) return to_status(r.errors());
     if (!r->policy.name.empty()) to_proto(r->policy, resp->mutable_policy());
@@ -236,8 +240,7 @@ grpc::Status Service::Rollback(grpc::ServerContext* ctx, const v1::RollbackReque
 
 grpc::Status Service::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusRequest* req,
                                 v1::GetStatusResponse* resp) {
-  if (auto denied = check_access(ctx, "GetStatus", Role::reader); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "GetStatus", Role::reader, *req, [&] {
     auto r = controller_.status();
     if (!r) return to_status(r.errors());
     resp->set_enforcing(r->enforcing);
@@ -264,8 +267,7 @@ grpc::Status Service::GetStatus(grpc::ServerContext* ctx, const v1::GetStatusReq
 
 grpc::Status Service::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                v1::GetStatsResponse* resp) {
-  if (auto denied = check_access(ctx, "GetStats", Role::reader); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "GetStats", Role::reader, *req, [&] {
     auto r = controller_.stats();
     if (!r) return to_status(r.errors());
     resp->set_generation(r->generation);
@@ -288,8 +290,7 @@ grpc::Status Service::GetStats(grpc::ServerContext* ctx, const v1::GetStatsReque
 
 grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEventsRequest* req,
                                    grpc::ServerWriter<v1::Event>* writer) {
-  if (auto denied = check_access(ctx, "StreamEvents", Role::reader); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "StreamEvents", Role::reader, *req, [&] {
     uint64_t last = 0;
     for (;;) {
       for (const auto& e : events_.since(last)) {
@@ -311,8 +312,7 @@ grpc::Status Service::StreamEvents(grpc::ServerContext* ctx, const v1::StreamEve
 
 grpc::Status Service::Disable(grpc::ServerContext* ctx, const v1::DisableRequest* req,
                               v1::DisableResponse* resp) {
-  if (auto denied = check_access(ctx, "Disable", Role::admin); !denied.ok()) return denied;
-  return handle(*req, [&] {
+  return serve(ctx, "Disable", Role::admin, *req, [&] {
     auto r = controller_.disable();
     if (!r) return to_status(r.errors());
     resp->set_generation(r.value());

@@ -52,6 +52,9 @@ class Service final : public dnsguard::v1::DnsGuard::Service {
 
  private:
   grpc::Status check_access(grpc::ServerContext* ctx, std::string_view rpc, Role needed) const;
+  template <typename Body>
+  grpc::Status serve(grpc::ServerContext* ctx, std::string_view rpc, Role needed,
+                     const google::protobuf::Message& request, Body&& body) const;
 
   control::Controller& controller_;
   telemetry::EventLog& events_;

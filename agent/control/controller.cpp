@@ -197,9 +197,7 @@ Result<PlanResult> Controller::plan(const PolicySource& source) {
   auto c = compile(source);
   if (!c) return c.errors();
   std::lock_guard lock(mutex_);
-  const ir::Ruleset empty;
-  return PlanResult{c->info, ir::diff(running_ ? running_->ruleset : empty, c->ruleset),
-                    state_.generation(), ir::render_nft(c->ruleset)};
+  return PlanResult{c->info, diff_from_running(&c->ruleset), state_.generation(), ir::render_nft(c->ruleset)};
 }
 
 Result<nft::TransactionStats> Controller::commit(AgentState next,
@@ -278,6 +276,20 @@ Result<nft::TransactionStats> Controller::resolve_unknown(const Result<nft::Tran
   return nft::TransactionStats{};
 }
 
+ir::RulesetDiff Controller::diff_from_running(const ir::Ruleset* target) const {
+  const ir::Ruleset empty;
+  return ir::diff(running_ ? running_->ruleset : empty, target ? *target : empty);
+}
+
+void Controller::record_commit(ApplyResult& result, const nft::TransactionStats& stats,
+                               std::chrono::steady_clock::time_point started) {
+  result.committed = true;
+  result.generation = state_.generation();
+  result.stats = stats;
+  last_apply_duration_ = std::chrono::steady_clock::now() - started;
+  ++applies_;
+}
+
 Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto c = compile(source);
@@ -292,10 +304,9 @@ Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOpt
                         " is waiting for confirmation; run `dnsguardctl confirm` or `dnsguardctl "
                         "rollback` first");
 
-  const ir::Ruleset empty;
   ApplyResult result;
   result.policy = c->info;
-  result.diff = ir::diff(running_ ? running_->ruleset : empty, c->ruleset);
+  result.diff = diff_from_running(&c->ruleset);
   result.generation = state_.generation();
   if (options.dry_run) return result;
 
@@ -312,12 +323,7 @@ Result<ApplyResult> Controller::apply(const PolicySource& source, const ApplyOpt
                                         : 0);
   auto stats = commit(std::move(next), c.value());
   if (!stats) return stats.errors();
-
-  result.committed = true;
-  result.generation = state_.generation();
-  result.stats = stats.value();
-  last_apply_duration_ = std::chrono::steady_clock::now() - started;
-  ++applies_;
+  record_commit(result, stats.value(), started);
   if (state_.confirm_deadline_unix_ms() != 0)
     result.confirm_deadline = from_unix_ms(state_.confirm_deadline_unix_ms());
   publish("apply", "applied " + c->info.name + " version " + std::to_string(c->info.version) +
@@ -364,16 +370,11 @@ Result<ApplyResult> Controller::rollback_locked(const std::string& reason, const
     next.set_enforcing(false);
     next.clear_previous();
   }
-  const ir::Ruleset empty;
   ApplyResult result;
-  result.diff = ir::diff(running_ ? running_->ruleset : empty, target ? target->ruleset : empty);
+  result.diff = diff_from_running(target ? &target->ruleset : nullptr);
   auto stats = commit(std::move(next), target);
   if (!stats) return stats.errors();
-  result.committed = true;
-  result.generation = state_.generation();
-  result.stats = stats.value();
-  last_apply_duration_ = std::chrono::steady_clock::now() - started;
-  ++applies_;
+  record_commit(result, stats.value(), started);
   if (running_) result.policy = running_->info;
   publish(kind, reason + (running_ ? "; restored " + running_->info.name + " version " +
                                          std::to_string(running_->info.version)

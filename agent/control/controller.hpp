@@ -153,6 +153,11 @@ class Controller {
   Result<ApplyResult> rollback_locked(const std::string& reason, const std::string& event_kind);
   void record_table();
   void publish(const std::string& kind, const std::string& message);
+  // The change from the running ruleset to `target` (none: no rules).
+  ir::RulesetDiff diff_from_running(const ir::Ruleset* target) const;
+  // The epilogue of apply and rollback once the kernel took the transaction.
+  void record_commit(ApplyResult& result, const nft::TransactionStats& stats,
+                     std::chrono::steady_clock::time_point started);
   void timer_loop();
 
   nft::Kernel& kernel_;
