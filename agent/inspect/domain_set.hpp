@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/domain_name.hpp"
 #include "dns/message.hpp"
 
 namespace dnsguard::inspect {
@@ -21,12 +22,6 @@ uint64_t hash_name(std::string_view name);
 // Spreads a hash over all 64 bits (MurmurHash3's finalizer); never 0, which tables use
 // to mark empty slots.
 uint64_t mix_hash(uint64_t h);
-
-// A byte a hostname label may hold once lower-cased: a-z, 0-9, '-' and '_'.
-inline bool is_hostname_byte(char ch) {
-  const auto c = static_cast<unsigned char>(ch);
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
 
 // Hashes of every label-boundary suffix of `name`: out[i] is the hash of name.suffix(i).
 void hash_suffixes(const dns::Name& name, std::array<uint64_t, 128>& out);

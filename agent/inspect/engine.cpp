@@ -12,26 +12,6 @@ namespace {
 constexpr std::string_view kCanaryName = "use-application-dns.net";
 constexpr uint16_t kBlockDomainsSource = 0;
 
-bool is_domain_char(char c) { return c == '.' || is_hostname_byte(c); }
-
-// Lower-cases and checks a list entry; nullopt when it is not a domain name.
-std::optional<std::string> normalize(std::string_view text) {
-  std::string name(text);
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  std::string_view rest = name;
-  if (rest.starts_with("*.")) rest.remove_prefix(2);
-  if (rest.empty() || rest.size() > 253 || rest.front() == '.' || rest.find("..") != std::string_view::npos)
-    return std::nullopt;
-  if (!std::all_of(rest.begin(), rest.end(), is_domain_char)) return std::nullopt;
-  size_t label = 0;
-  for (char c : rest) {
-    label = c == '.' ? 0 : label + 1;
-    if (label > 63) return std::nullopt;
-  }
-  return name;
-}
-
 bool is_hosts_boilerplate(std::string_view name) {
   static constexpr std::string_view kNames[] = {
       "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
@@ -185,7 +165,7 @@ Status load_block_list(const std::string& path, DomainMatcher& into, uint16_t so
     }
     bool line_ok = true;
     for (size_t i = first_name; i < words.size(); ++i) {
-      auto name = normalize(words[i]);
+      auto name = normalize_domain(words[i]);
       if (!name) {
         reject(static_cast<uint32_t>(words[i].data() - line.data() + 1), words[i], "is not a domain name");
         line_ok = false;

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <toml++/toml.h>
 
+#include "common/domain_name.hpp"
 #include "policy/policy.hpp"
 #include "policy/schema.hpp"
 
@@ -523,33 +524,10 @@ class Loader {
     return ingress;
   }
 
-  // Lower-cases and checks a domain name; "*.example.com" allowed when `wildcard`.
-  std::optional<std::string> domain(const toml::node& n, const std::string& key,
-                                    std::string_view text) {
-    std::string name(text);
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    std::string_view rest = name;
-    if (rest.starts_with("*.")) rest.remove_prefix(2);
-    bool valid = !rest.empty() && rest.size() <= 253;
-    size_t label_start = 0;
-    for (size_t i = 0; valid && i <= rest.size(); ++i) {
-      if (i == rest.size() || rest[i] == '.') {
-        const size_t len = i - label_start;
-        if (len == 0 || len > 63) valid = false;
-        label_start = i + 1;
-        continue;
-      }
-      const char c = rest[i];
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) valid = false;
-    }
-    if (!valid) {
-      error(n, key,
-            quote(text) +
-                " is not a domain name (labels of 1-63 letters, digits, '-' or '_'; "
-                "\"*.\" only as a leading wildcard)");
-      return std::nullopt;
-    }
+  // A domain name in the one spelling policies and block lists share.
+  std::optional<std::string> domain(const toml::node& n, const std::string& key, std::string_view text) {
+    auto name = normalize_domain(text);
+    if (!name) error(n, key, quote(text) + " is not a domain name (" + std::string(kDomainNameRule) + ")");
     return name;
   }
 
