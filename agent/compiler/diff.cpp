@@ -1,7 +1,8 @@
 #include <algorithm>
 #include <map>
 
-#include "compiler/ruleset.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/render_nft.hpp"
 
 namespace dnsguard::ir {
 namespace {

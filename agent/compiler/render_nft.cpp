@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "compiler/ruleset.hpp"
+#include "compiler/render_nft.hpp"
 
 namespace dnsguard::ir {
 namespace {

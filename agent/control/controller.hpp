@@ -17,7 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "compiler/ruleset.hpp"
+#include "compiler/diff.hpp"
+#include "ir/ruleset.hpp"
 #include "control/state_store.hpp"
 #include "inspect/engine.hpp"
 #include "inspect/runtime.hpp"

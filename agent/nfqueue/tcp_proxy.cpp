@@ -18,7 +18,7 @@
 #include <unordered_map>
 
 #include "common/unique_fd.hpp"
-#include "compiler/ruleset.hpp"
+#include "ir/ruleset.hpp"
 #include "netlink/socket_owner.hpp"
 #include "nfqueue/dns_stream.hpp"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "compiler/ruleset.hpp"
+#include "ir/ruleset.hpp"
 
 namespace dnsguard::nft {
 

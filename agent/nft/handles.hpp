@@ -22,7 +22,7 @@
 #include <string>
 
 #include "common/error.hpp"
-#include "compiler/ruleset.hpp"
+#include "ir/ruleset.hpp"
 #include "netlink/netlink.hpp"
 
 namespace dnsguard::nft {

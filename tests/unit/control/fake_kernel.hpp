@@ -2,7 +2,7 @@
 // An in-memory nft::Kernel: the "table" is the nft text of the last ruleset applied.
 // Lets the controller and the API be tested without root or netlink.
 
-#include "compiler/ruleset.hpp"
+#include "compiler/render_nft.hpp"
 #include "nft/backend.hpp"
 
 #include <new>
