@@ -25,7 +25,7 @@
 #include "common/sha256.hpp"
 #include "control/controller.hpp"
 #include "nfqueue/inspector.hpp"
-#include "nfqueue/nflog.hpp"
+#include "nflog/nflog.hpp"
 #include "daemon/metrics_server.hpp"
 #include "telemetry/metrics.hpp"
 #include <google/protobuf/util/json_util.h>
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Denied attempts logged by the kernel rules become "bypass" events.
-  nfqueue::DeniedAttemptLog denied(events, ir::kLogGroup);
+  nflog::DeniedAttemptLog denied(events, ir::kLogGroup);
   if (auto s = denied.start(); !s) log("denied attempts will not be reported: " + join_errors(s.errors()));
   if (!opt.policy.empty()) {
     if (auto s = apply_startup_policy(controller, opt.policy); !s) {

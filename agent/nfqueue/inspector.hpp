@@ -106,7 +106,7 @@ class Inspector final : public inspect::Runtime {
   // to the same counter, so no hit is lost on apply.
   std::map<std::string, InstalledEngine::HitCounter> list_hits_;
   std::vector<std::unique_ptr<QueueThread>> threads_;
-  UserNameCache user_names_;
+  nflog::UserNameCache user_names_;
   InspectorCounters counters_;
   inspect::DecisionState decisions_;
   TcpProxy tcp_proxy_{counters_, options_.events, user_names_, decisions_};

@@ -13,7 +13,7 @@
 
 #include "inspect/engine.hpp"
 #include "nfqueue/decision.hpp"
-#include "nfqueue/user_names.hpp"
+#include "nflog/user_names.hpp"
 #include "telemetry/dnstap.hpp"
 #include "telemetry/event_log.hpp"
 #include "telemetry/histogram.hpp"
@@ -55,7 +55,7 @@ std::string presentation(std::string_view name);
 
 class DecisionRecorder final : public MessageObserver {
  public:
-  DecisionRecorder(InspectorCounters& counters, telemetry::EventLog* events, UserNameCache& users, size_t dnstap_lane)
+  DecisionRecorder(InspectorCounters& counters, telemetry::EventLog* events, nflog::UserNameCache& users, size_t dnstap_lane)
       : counters_(counters), events_(events), users_(users), lane_(dnstap_lane) {}
 
   // Before deciding a batch (or one message, for the proxy).
@@ -75,7 +75,7 @@ class DecisionRecorder final : public MessageObserver {
 
   InspectorCounters& counters_;
   telemetry::EventLog* events_;
-  UserNameCache& users_;
+  nflog::UserNameCache& users_;
   const size_t lane_;
   const InstalledEngine* installed_ = nullptr;
   inspect::SteadyClock::time_point now_{};

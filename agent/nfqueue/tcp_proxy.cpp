@@ -449,7 +449,7 @@ class TcpProxy::Loop {
   inspect::SteadyClock::time_point now_{}, last_sweep_{};
 };
 
-TcpProxy::TcpProxy(InspectorCounters& counters, telemetry::EventLog* events, UserNameCache& users,
+TcpProxy::TcpProxy(InspectorCounters& counters, telemetry::EventLog* events, nflog::UserNameCache& users,
                    inspect::DecisionState& decisions)
     : counters_(counters), events_(events), users_(users), decisions_(decisions) {}
 

@@ -36,7 +36,7 @@ class TcpProxy {
   static constexpr size_t kMaxPending = 64 * 1024;
   static constexpr std::chrono::seconds kIdleTimeout{20};
 
-  TcpProxy(InspectorCounters& counters, telemetry::EventLog* events, UserNameCache& users,
+  TcpProxy(InspectorCounters& counters, telemetry::EventLog* events, nflog::UserNameCache& users,
            inspect::DecisionState& decisions);
   ~TcpProxy();
   TcpProxy(const TcpProxy&) = delete;
@@ -58,7 +58,7 @@ class TcpProxy {
 
   InspectorCounters& counters_;
   telemetry::EventLog* events_;
-  UserNameCache& users_;
+  nflog::UserNameCache& users_;
   inspect::DecisionState& decisions_;
   std::mutex mutex_;  // guards config_
   std::shared_ptr<const Config> config_;

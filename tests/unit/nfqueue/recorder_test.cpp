@@ -34,7 +34,7 @@ class RecorderTest : public ::testing::Test {
   InstalledEngine installed_;
   InspectorCounters counters_;
   telemetry::EventLog events_;
-  UserNameCache users_;
+  nflog::UserNameCache users_;
   DecisionRecorder recorder_{counters_, &events_, users_, 0};
 };
 

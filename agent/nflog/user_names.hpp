@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-namespace dnsguard::nfqueue {
+namespace dnsguard::nflog {
 
 // The user name of a uid ("" when it has none), remembered: NSS may read a file or ask
 // a directory service. Not thread-safe: one per reader thread, off the packet path.
@@ -44,4 +44,4 @@ class UserNameCache {
   std::thread thread_;
 };
 
-}  // namespace dnsguard::nfqueue
+}  // namespace dnsguard::nflog

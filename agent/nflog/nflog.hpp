@@ -12,7 +12,7 @@
 #include "netlink/netlink.hpp"
 #include "telemetry/event_log.hpp"
 
-namespace dnsguard::nfqueue {
+namespace dnsguard::nflog {
 
 class DeniedAttemptLog {
  public:
@@ -35,4 +35,4 @@ class DeniedAttemptLog {
   netlink::Socket socket_;
 };
 
-}  // namespace dnsguard::nfqueue
+}  // namespace dnsguard::nflog

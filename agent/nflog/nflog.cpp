@@ -1,4 +1,4 @@
-#include "nfqueue/nflog.hpp"
+#include "nflog/nflog.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "nfqueue/packet.hpp"
-#include "nfqueue/user_names.hpp"
+#include "nflog/user_names.hpp"
 
-namespace dnsguard::nfqueue {
+namespace dnsguard::nflog {
 namespace {
 
 nlmsghdr* config_header(char* buf, uint16_t group) {
@@ -102,14 +102,14 @@ void DeniedAttemptLog::run() {
         e.user = users.of(*e.uid);
       }
       if (attrs[NFULA_PAYLOAD]) {
-        const auto view = parse_packet({static_cast<const uint8_t*>(mnl_attr_get_payload(attrs[NFULA_PAYLOAD])),
+        const auto view = nfqueue::parse_packet({static_cast<const uint8_t*>(mnl_attr_get_payload(attrs[NFULA_PAYLOAD])),
                                         mnl_attr_get_payload_len(attrs[NFULA_PAYLOAD])});
         if (view) {
           e.client = view->source.to_string();
           e.client_port = view->source_port;
           e.destination = view->destination.to_string();
           e.destination_port = view->destination_port;
-          e.protocol = view->protocol == kProtoTcp ? "tcp" : "udp";
+          e.protocol = view->protocol == nfqueue::kProtoTcp ? "tcp" : "udp";
         }
       }
       const std::string who = e.user.empty() ? (e.uid ? "uid " + std::to_string(*e.uid) : "a process")
@@ -121,4 +121,4 @@ void DeniedAttemptLog::run() {
   }
 }
 
-}  // namespace dnsguard::nfqueue
+}  // namespace dnsguard::nflog

@@ -1,10 +1,10 @@
-#include "nfqueue/user_names.hpp"
+#include "nflog/user_names.hpp"
 
 #include <pwd.h>
 
 #include <array>
 
-namespace dnsguard::nfqueue {
+namespace dnsguard::nflog {
 namespace {
 
 constexpr size_t kMaxNames = 1024;  // bounded: uids seen are normally few
@@ -59,4 +59,4 @@ void UserNameCache::run() {
   }
 }
 
-}  // namespace dnsguard::nfqueue
+}  // namespace dnsguard::nflog
