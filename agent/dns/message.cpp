@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/wire.hpp"
+
 namespace dnsguard::dns {
 namespace {
 
@@ -9,16 +11,6 @@ constexpr uint16_t kTypeOpt = 41;
 constexpr uint16_t kTypeA = 1;
 constexpr uint16_t kTypeAaaa = 28;
 constexpr uint16_t kClassIn = 1;
-
-uint16_t read16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void write16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void write32(uint8_t* p, uint32_t v) {
-  write16(p, static_cast<uint16_t>(v >> 16));
-  write16(p + 2, static_cast<uint16_t>(v));
-}
 
 // Reads the name at `pos`. With `out`, copies it as text; without, only validates and
 // skips it. Returns the offset just past the name as it sits at `pos` (a pointer ends
@@ -128,53 +120,60 @@ std::string_view to_string(ParseError e) {
 }
 
 ParseError parse_query(std::span<const uint8_t> m, Query& q) {
-  if (m.size() < kHeaderSize) return ParseError::truncated_header;
-  const uint8_t* h = m.data();
-  q.id = read16(h);
-  if (h[2] & 0x80) return ParseError::not_a_query;
-  q.opcode = (h[2] >> 3) & 0x0F;
-  q.recursion_desired = h[2] & 0x01;
-  q.checking_disabled = h[3] & 0x10;
-  const uint16_t qdcount = read16(h + 4);
-  const uint16_t ancount = read16(h + 6);
-  const uint16_t nscount = read16(h + 8);
-  const uint16_t arcount = read16(h + 10);
+  WireReader r(m);
+  q.id = r.u16();
+  const uint8_t flags = r.u8();
+  const uint8_t flags2 = r.u8();
+  const uint16_t qdcount = r.u16();
+  const uint16_t ancount = r.u16();
+  const uint16_t nscount = r.u16();
+  const uint16_t arcount = r.u16();
+  if (!r.ok()) return ParseError::truncated_header;
+  if (flags & 0x80) return ParseError::not_a_query;
+  q.opcode = (flags >> 3) & 0x0F;
+  q.recursion_desired = flags & 0x01;
+  q.checking_disabled = flags2 & 0x10;
   if (qdcount == 0) return ParseError::no_question;
   if (qdcount > 1) return ParseError::several_questions;
 
   ParseError error = ParseError::none;
   q.letters = q.upper_letters = 0;
   q.case_pattern = 0;
-  size_t pos = read_name(m, kHeaderSize, &q.qname, error, &q);
-  if (pos == 0) return error;
-  if (pos + 4 > m.size()) return ParseError::truncated_question;
-  q.qtype = read16(h + pos);
-  q.qclass = read16(h + pos + 2);
-  pos += 4;
-  q.question_end = static_cast<uint16_t>(pos);
+  const size_t name_end = read_name(m, kHeaderSize, &q.qname, error, &q);
+  if (name_end == 0) return error;
+  r.seek(name_end);
+  q.qtype = r.u16();
+  q.qclass = r.u16();
+  if (!r.ok()) return ParseError::truncated_question;
+  q.question_end = static_cast<uint16_t>(r.position());
 
   // Answer and authority records are skipped; the additional section may hold OPT.
   q.has_edns = false;
   const uint32_t records = uint32_t{ancount} + nscount + arcount;
   for (uint32_t i = 0; i < records; ++i) {
-    const size_t name_at = pos;
-    pos = read_name(m, pos, nullptr, error);
-    if (pos == 0) return error == ParseError::truncated_name ? ParseError::truncated_record : error;
-    if (pos + 10 > m.size()) return ParseError::truncated_record;
-    const uint16_t type = read16(h + pos);
-    const uint16_t rdlength = read16(h + pos + 8);
-    if (pos + 10 + rdlength > m.size()) return ParseError::truncated_record;
+    const size_t name_at = r.position();
+    const size_t fixed_at = read_name(m, name_at, nullptr, error);
+    if (fixed_at == 0) return error == ParseError::truncated_name ? ParseError::truncated_record : error;
+    r.seek(fixed_at);
+    const uint16_t type = r.u16();
+    const uint16_t rclass = r.u16();  // OPT: the requester's UDP payload size
+    r.u8();                           // OPT: extended rcode
+    const uint8_t version = r.u8();   // OPT: EDNS version
+    const uint8_t ttl_flags = r.u8(); // OPT: DO is the top bit
+    r.u8();
+    const uint16_t rdlength = r.u16();
+    r.skip(rdlength);
+    if (!r.ok()) return ParseError::truncated_record;
     if (type == kTypeOpt && i >= uint32_t{ancount} + nscount) {
       if (q.has_edns || m[name_at] != 0) return ParseError::bad_edns;
       q.has_edns = true;
-      q.edns_udp_size = read16(h + pos + 2);
-      q.edns_version = h[pos + 5];
-      q.edns_do = h[pos + 6] & 0x80;
+      q.edns_udp_size = rclass;
+      q.edns_version = version;
+      q.edns_do = ttl_flags & 0x80;
     }
-    pos += 10 + rdlength;
   }
   // What the resolver would ignore could still carry data, or a second message.
-  if (pos != m.size()) return ParseError::trailing_bytes;
+  if (!r.at_end()) return ParseError::trailing_bytes;
   return ParseError::none;
 }
 
@@ -196,30 +195,30 @@ size_t build_response(std::span<const uint8_t> m, const Query& q, const Response
   uint8_t* h = out.data();
   h[2] = static_cast<uint8_t>(0x80 | (q.opcode << 3) | (q.recursion_desired ? 0x01 : 0));
   h[3] = static_cast<uint8_t>(0x80 | (q.checking_disabled ? 0x10 : 0) | static_cast<uint8_t>(spec.rcode));
-  write16(h + 4, 1);
-  write16(h + 6, answer ? 1 : 0);
-  write16(h + 8, 0);
-  write16(h + 10, q.has_edns ? 1 : 0);
+  store16(h + 4, 1);
+  store16(h + 6, answer ? 1 : 0);
+  store16(h + 8, 0);
+  store16(h + 10, q.has_edns ? 1 : 0);
 
   uint8_t* p = h + question;
   if (answer) {
-    write16(p, 0xC000 | kHeaderSize);  // the question's name
-    write16(p + 2, q.qtype);
-    write16(p + 4, kClassIn);
-    write32(p + 6, spec.ttl);
-    write16(p + 10, static_cast<uint16_t>(answer->size()));
+    store16(p, 0xC000 | kHeaderSize);  // the question's name
+    store16(p + 2, q.qtype);
+    store16(p + 4, kClassIn);
+    store32(p + 6, spec.ttl);
+    store16(p + 10, static_cast<uint16_t>(answer->size()));
     std::memcpy(p + 12, answer->bytes.data(), answer->size());
     p += answer_size;
   }
   if (q.has_edns) {
     p[0] = 0;  // root name
-    write16(p + 1, kTypeOpt);
-    write16(p + 3, spec.edns_udp_size);
+    store16(p + 1, kTypeOpt);
+    store16(p + 3, spec.edns_udp_size);
     p[5] = 0;  // extended rcode
     p[6] = 0;  // version 0
     p[7] = q.edns_do ? 0x80 : 0;
     p[8] = 0;
-    write16(p + 9, 0);  // no options
+    store16(p + 9, 0);  // no options
   }
   return total;
 }

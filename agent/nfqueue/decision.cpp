@@ -1,5 +1,7 @@
 #include "nfqueue/decision.hpp"
 
+#include "common/wire.hpp"
+
 namespace dnsguard::nfqueue {
 namespace {
 
@@ -66,7 +68,7 @@ PacketDecision decide_packet(const QueuedPacket& packet, const inspect::Engine& 
   size_t pos = 0;
   while (pos < payload.size()) {
     if (payload.size() - pos < 2) break;
-    const size_t length = size_t{payload[pos]} << 8 | payload[pos + 1];
+    const size_t length = load16(&payload[pos]);
     if (length > payload.size() - pos - 2) break;
     MessageDecision m;
     m.message = payload.subspan(pos + 2, length);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/wire.hpp"
+
 namespace dnsguard::nfqueue {
 
 std::span<uint8_t> DnsStreamReader::writable(size_t at_most) {
@@ -27,7 +29,7 @@ void DnsStreamReader::commit(size_t filled) {
 std::optional<std::span<const uint8_t>> DnsStreamReader::next() {
   const size_t available = buffer_.size() - start_;
   if (available < 2) return std::nullopt;
-  const size_t length = size_t{buffer_[start_]} << 8 | buffer_[start_ + 1];
+  const size_t length = load16(&buffer_[start_]);
   if (available - 2 < length) return std::nullopt;
   const std::span<const uint8_t> message(buffer_.data() + start_ + 2, length);
   start_ += 2 + length;

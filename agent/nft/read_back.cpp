@@ -83,8 +83,9 @@ Result<std::optional<LiveTable>> NetlinkBackend::read_table(const ReadOptions& o
        }),
        "sets");
   std::sort(sets.begin(), sets.end());
-  for (const auto& [name, dynamic] : sets) {
-    if (dynamic) continue;  // filled by the packet path
+  for (const auto& set : sets) {
+    const std::string& name = set.first;  // (a plain reference: lambdas below capture it)
+    if (set.second) continue;             // dynamic: filled by the packet path
     if (std::find(options.sets_without_elements.begin(), options.sets_without_elements.end(), name) !=
         options.sets_without_elements.end()) {
       fp << "elements " << name << ": not compared (a large set)\n";
