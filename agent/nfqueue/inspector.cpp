@@ -20,6 +20,7 @@ extern "C" {
 
 #include "common/unique_fd.hpp"
 #include "netlink/netlink.hpp"
+#include "nfqueue/answer_injector.hpp"
 #include "nfqueue/decision.hpp"
 #include "nfqueue/verdict_batch.hpp"
 
@@ -89,11 +90,7 @@ class Inspector::QueueThread {
       return make_error("cannot configure NFQUEUE " + std::to_string(queue_) + ": " + errno_text(err));
     fail_open_applied_ = fail_open;
 
-    raw4_ = UniqueFd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
-    raw6_ = UniqueFd(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
-    if (raw4_.get() < 0 || raw6_.get() < 0)
-      return make_error("cannot open raw sockets to answer queries: " + errno_text(errno));
-    return ok_status();
+    return injector_.open();
   }
 
   // The queue's flags: the socket's uid with each packet (to tell local users apart);
@@ -242,19 +239,7 @@ class Inspector::QueueThread {
   }
 
   void inject(const IpAddress& to, std::span<const uint8_t> packet) {
-    ssize_t sent = -1;
-    if (to.family == AddressFamily::ipv4) {
-      sockaddr_in dst{};
-      dst.sin_family = AF_INET;
-      std::memcpy(&dst.sin_addr, to.bytes.data(), 4);
-      sent = sendto(raw4_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
-    } else {
-      sockaddr_in6 dst{};
-      dst.sin6_family = AF_INET6;
-      std::memcpy(&dst.sin6_addr, to.bytes.data(), 16);
-      sent = sendto(raw6_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
-    }
-    if (sent < 0) owner_.counters_.inject_errors.fetch_add(1, std::memory_order_relaxed);
+    if (!injector_.send(to, packet)) owner_.counters_.inject_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
   // The batch's verdicts as netlink messages, sent in as few writes as fit the buffer.
@@ -282,7 +267,7 @@ class Inspector::QueueThread {
   bool fail_open_applied_ = true;
   std::thread thread_;
   netlink::Socket nl_;
-  UniqueFd raw4_, raw6_;
+  AnswerInjector injector_;
   std::shared_ptr<const InstalledEngine> installed_;
   uint64_t engine_version_ = 0;
   uint64_t batch_packets_ = 0;
