@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user docs hold together: the README stays a short front page (under 250 lines),
-# links to every page under docs/, and every relative link in the README and docs/
-# points at a file that exists (and a #section at a heading that exists).
+# links to every page under docs/, every relative link in the README and docs/ points
+# at a file that exists (and a #section at a heading that exists), and their example
+# policies load.
 source "$(dirname "$0")/integration/lib.sh"
 cd "$SOURCE_DIR" || exit 1
 
@@ -31,5 +32,11 @@ for doc in README.md docs/*.md; do
   while IFS= read -r target; do
     check "$doc: the link to $target resolves" link_resolves "$doc" "$target"
   done < <(grep -oE '\]\([^)#][^)]*\)|\]\(#[^)]*\)' "$doc" | sed -E 's/^\]\((.*)\)$/\1/' | grep -vE '^[a-z]+://' | sort -u)
+done
+# The example policies in the README and docs/policy.md are valid and compile.
+for doc in README.md docs/policy.md; do
+  awk '/^```toml/ { inside = 1; next } inside && /^```/ { exit } inside { print }' "$doc" >"$TEST_TMP/example.toml"
+  check_output "$doc: its first example policy is valid" ': ok \(policy ' "$CTL" validate "$TEST_TMP/example.toml"
+  check_output "$doc: ... and compiles to nft text" 'table inet dnsguard' "$CTL" compile "$TEST_TMP/example.toml"
 done
 finish
