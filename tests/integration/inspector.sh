@@ -110,6 +110,15 @@ valid_exposition() {
 }
 check "the metrics are valid Prometheus exposition text" valid_exposition "$TEST_TMP/metrics.txt"
 blocked_by_stats=$(ctl stats | awk '$1 == "inspect_rule_blocked_domain" { print $2 }')
+# Every metric family the agent exports is explained in docs/telemetry.md.
+undocumented_metrics() {
+  local family missing=0
+  for family in $(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$TEST_TMP/metrics.txt"); do
+    grep -qF "\`$family" "$SOURCE_DIR/docs/telemetry.md" || { echo "not in docs/telemetry.md: $family"; missing=1; }
+  done
+  return $missing
+}
+check "every metric family is documented in docs/telemetry.md" undocumented_metrics
 check_output "metrics count the blocked names like stats do" \
   "^dnsguard_inspector_decisions_total\\{rule=\"blocked_domain\"\\} $blocked_by_stats\$" metrics
 check_output "metrics show the rule counters and the generation" '^dnsguard_policy_generation 3$' metrics
