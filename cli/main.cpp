@@ -31,7 +31,7 @@ namespace {
 using namespace dnsguard;
 namespace pb = google::protobuf;
 
-// Exit statuses shared by every verb (see README).
+// Exit statuses shared by every verb (docs/operations.md).
 constexpr int kOk = 0;
 constexpr int kPolicyOrRequestError = 1;
 constexpr int kAgentUnreachable = 2;

@@ -11,5 +11,5 @@ name=$(basename "$program")
   # roff: a leading dot or quote would be a request; backslashes must be doubled.
   "$program" --help | sed -e 's/\\/\\\\/g' -e "s/^\([.']\)/\\\\\&\1/"
   printf '.fi\n.SH SEE ALSO\n'
-  printf 'dnsguardd(8), dnsguardctl(8); /usr/share/doc/dnsguard/README.md\n'
+  printf 'dnsguardd(8), dnsguardctl(8); /usr/share/doc/dnsguard/README.md and /usr/share/doc/dnsguard/docs/\n'
 } >"$out"

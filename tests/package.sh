@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The deployment artifacts: the Debian package built with CPack holds what it should
 # (dpkg-deb --info, dpkg -c), and the Kubernetes and Ansible files parse as YAML and say
-# what the README promises (hostNetwork, NET_ADMIN/NET_RAW only, policy from a
+# what docs/operations.md promises (hostNetwork, NET_ADMIN/NET_RAW only, policy from a
 # ConfigMap; the playbook's validate/apply/confirm steps).
 source "$(dirname "$0")/integration/lib.sh"
 
