@@ -95,6 +95,6 @@ show 'gen 1 +user root sent udp to 203\.0\.113\.53:53' ctl events --kind bypass
 show 'gen 1 +block bad\.example' ctl events --kind block
 
 say "10. Clean up: the rules, the agent, the peers and the namespaces go away"
-show 'removed|disabled|generation' ctl disable
+show '^rules removed \(generation 2\)' ctl disable
 echo "demo finished; nothing was changed on this host"
 exit 0  # the cleanup removes the namespaces and ends the processes

@@ -25,7 +25,7 @@ link_resolves() {  # link_resolves FROM_FILE TARGET
   [[ -z $anchor || -d $file ]] && return 0
   while IFS= read -r heading; do
     [[ $(anchor_of "$heading") == "$anchor" ]] && return 0
-  done < <(grep -E '^#+ ' "$file")
+  done < <(awk '/^```/ { code = !code; next } !code && /^#+ / { print }' "$file")
   return 1
 }
 for doc in README.md docs/*.md; do

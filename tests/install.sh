@@ -14,7 +14,13 @@ make_ns host
 # fresh_root NAME: an empty root with a dpkg database, and no agent running.
 agent=
 fresh_root() {
-  [[ -n $agent ]] && { kill "$agent"; wait "$agent" 2>/dev/null; }
+  if [[ -n $agent ]]; then
+    kill "$agent"
+    wait "$agent" 2>/dev/null
+    local pid kept=()  # ended: the cleanup must not signal its pid again
+    for pid in "${_pids[@]}"; do [[ $pid == "$agent" ]] || kept+=("$pid"); done
+    _pids=("${kept[@]}")
+  fi
   agent=
   root="$TEST_TMP/root-$1"
   mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers"
@@ -39,16 +45,18 @@ run_install_command() {  # run_install_command LINE
     "apt-get install -y ./"*dnsguard_*_amd64.deb)
       check "$line (dpkg into a throw-away root)" \
         dpkg --root="$root" --force-depends --force-script-chrootless -i "$deb"
-      check_output "the package installed the agent, the CLI, the unit and the default policy" 'policy.toml' \
-        ls "$root/usr/sbin/dnsguardd" "$root/usr/bin/dnsguardctl" "$root/usr/lib/systemd/system/dnsguardd.service" \
-        "$root/etc/dnsguard/policy.toml"
+      check "the package installed the agent, the CLI, the unit and the default policy" \
+        test -x "$root/usr/sbin/dnsguardd" -a -x "$root/usr/bin/dnsguardctl" \
+        -a -s "$root/usr/lib/systemd/system/dnsguardd.service" -a -s "$root/etc/dnsguard/policy.toml"
+      ran_install=1
       check "the docs are installed" test -s "$root/usr/share/doc/dnsguard/docs/policy.md" ;;
     '$EDITOR /etc/dnsguard/policy.toml'*)
       echo "   (skipped: $line is the user's edit)" ;;
     "dnsguardd --check-policy /etc/dnsguard/policy.toml")
       check_output "$line" 'ok \(policy default-monitor version 1\)' \
         "$root/usr/sbin/dnsguardd" --check-policy "$root/etc/dnsguard/policy.toml"
-      check "the unit's ExecStartPre is the same check" bash -c "$(unit_command ExecStartPre)" ;;
+      pre=$(unit_command ExecStartPre)
+      check "the unit's ExecStartPre is the same check" bash -c "[[ -n '$pre' ]] && $pre" ;;
     "systemctl enable --now dnsguardd")
       check "systemctl enable dnsguardd (offline, in the root)" systemctl --root="$root" enable dnsguardd
       check "the unit is wanted by multi-user.target" \
@@ -61,7 +69,8 @@ run_install_command() {  # run_install_command LINE
       wait_for "the installed agent to serve" 10 installed_status ;;
     "dnsguardctl status")
       check_output "$line: the installed agent enforces the default policy" \
-        'policy +default-monitor version 1' installed_status ;;
+        'policy +default-monitor version 1' installed_status
+      ran_status=1 ;;
     *)
       check "a command this test knows how to run: $line" false ;;
   esac
@@ -69,6 +78,7 @@ run_install_command() {  # run_install_command LINE
 
 for doc in README.md docs/operations.md; do
   fresh_root "${doc//\//-}"
+  ran_install=0 ran_status=0
   block=$(awk '/install-commands/ { marked = 1; next } marked && /^```sh/ { inside = 1; next }
                inside && /^```/ { exit } inside { print }' "$SOURCE_DIR/$doc")
   check "$doc has a marked install block" test -n "$block"
@@ -78,5 +88,7 @@ for doc in README.md docs/operations.md; do
     [[ -z $line ]] && continue
     run_install_command "$line"
   done <<<"$block"
+  check "$doc's install block installs the package and asks the agent for its status" \
+    test "$ran_install$ran_status" = 11
 done
 finish

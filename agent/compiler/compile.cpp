@@ -246,7 +246,8 @@ class Compiler {
     for (size_t i = 0; i < egress.resolvers.size(); ++i) {
       const auto& resolver = egress.resolvers[i];
       for (const auto& set : ruleset_.sets) {
-        if (set.name.rfind("resolver_" + resolver.name + "_v", 0) != 0) continue;
+        // Exactly this resolver's sets: a prefix match would take "corp_vpn"'s for "corp".
+        if (set.name != "resolver_" + resolver.name + "_v4" && set.name != "resolver_" + resolver.name + "_v6") continue;
         for (policy::Protocol p : resolver.protocols) {
           if (!inspected(p)) continue;
           Rule r = rule("forward", "egress.resolvers[" + std::to_string(i) + "] " + resolver.name + ": " +

@@ -112,7 +112,6 @@ void Controller::publish(const std::string& kind, const std::string& message) {
   e.kind = kind;
   e.message = message;
   e.generation = state_.generation();
-  events_.set_generation(e.generation);  // every change of generation comes through here
   if (running_) {
     e.policy_name = running_->info.name;
     e.policy_version = running_->info.version;
@@ -132,6 +131,7 @@ nft::ReadOptions Controller::read_options(const std::optional<Compiled>& compile
 }
 
 void Controller::set_running(std::optional<Compiled> compiled) {
+  events_.set_generation(state_.generation());  // the generation traffic events carry
   running_ = std::move(compiled);
   std::lock_guard lock(telemetry_mutex_);
   telemetry_ = running_ ? running_->policy.telemetry : policy::Telemetry{};
@@ -149,6 +149,7 @@ Status Controller::start() {
   auto loaded = store_.load();
   if (!loaded) return with_code(loaded.errors(), ErrorCode::storage);
   state_ = std::move(loaded).value();
+  events_.set_generation(state_.generation());  // traffic events from the first packet on
 
   auto features = kernel_.probe();
   if (!features) return with_code(features.errors(), ErrorCode::kernel);

@@ -67,7 +67,7 @@ std::string plain_words(std::string_view description) {
       {"expected keys, tables", "a line must be a key = value, a [table] header or a comment"},
       {"expected bare key", "a key is missing or has characters a bare key cannot hold (quote it)"},
       {"expected ']'", "a table header or array is not closed with ]"},
-      {"expected value", "a value is missing after ="},
+      {"expected value, saw", "a value is missing after ="},
       {"expected comma or closing ']'", "array items must be separated by commas"},
   };
   for (const auto& k : kKnown)
@@ -106,7 +106,7 @@ class Loader {
       const toml::node* n = root.at_path(dotted).node();
       return n ? *n : root;
     };
-    if (policy.inspect.enabled && (!policy.egress || policy.egress->resolvers.empty())) {
+    if (policy.inspect.enabled && (!policy.egress || policy.egress->resolvers.empty()) && !resolvers_malformed_) {
       error(node_of("inspect.enabled"), "inspect.enabled",
             "inspection needs at least one [[egress.resolvers]]: it inspects queries to them");
     }
@@ -376,10 +376,9 @@ class Loader {
     egress.log_denied = boolean(t, "egress", "log_denied", false);
 
     std::vector<PlacedPrefix> all_addresses;
-    bool resolvers_malformed = false;  // already reported: no second error for "none"
     if (const toml::node* n = t.get("resolvers")) {
       if (!n->is_array_of_tables()) {
-        resolvers_malformed = true;
+        resolvers_malformed_ = true;
         error(*n, "egress.resolvers",
               "expected an array of tables ([[egress.resolvers]]), found " +
                   std::string(type_name(*n)));
@@ -400,7 +399,7 @@ class Loader {
       }
     }
     check_overlaps(all_addresses);
-    if (default_action == EgressDefault::deny && egress.resolvers.empty() && !resolvers_malformed) {
+    if (default_action == EgressDefault::deny && egress.resolvers.empty() && !resolvers_malformed_) {
       error(t, "egress.resolvers",
             "egress.default = \"deny\" needs at least one [[egress.resolvers]]; without one all "
             "DNS from this host is blocked (use default = \"monitor\" to observe first)");
@@ -727,6 +726,7 @@ class Loader {
   std::filesystem::path base_dir_;
   const LoadOptions& options_;
   Errors errors_;
+  bool resolvers_malformed_ = false;  // already reported: no second error for "no resolvers"
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -102,6 +104,30 @@ users = ["unbound", 0]
     ASSERT_TRUE(r.socket_uid);
   }
   EXPECT_EQ(allows, 2);  // uid 0 and uid 101, UDP only
+}
+
+// A resolver whose name starts another's ("corp", "corp_vpn") gets only its own sets in
+// the forward chain's inspection rules.
+TEST(Compiler, ForwardInspectionUsesEachResolversOwnSets) {
+  const auto rs = compile(load(R"([policy]
+name = "f"
+version = 1
+[egress]
+[[egress.resolvers]]
+name = "corp"
+addresses = ["192.0.2.53"]
+[[egress.resolvers]]
+name = "corp_vpn"
+addresses = ["198.51.100.53"]
+[inspect]
+enabled = true
+)"));
+  std::map<std::string, int> uses;  // set -> forward rules
+  for (const auto& r : rs.rules)
+    if (r.chain == "forward" && r.address) ++uses[r.address->set];
+  EXPECT_EQ(uses["resolver_corp_v4"], 2);      // UDP and TCP
+  EXPECT_EQ(uses["resolver_corp_vpn_v4"], 2);  // not 4: corp's rules do not take it
+  EXPECT_EQ(uses.size(), 2u);
 }
 
 TEST(Compiler, DropActionAndNoLoggingUnlessAsked) {

@@ -76,6 +76,32 @@ TEST_F(ControllerTest, ApplyCommitsAndCountsGenerations) {
   EXPECT_FALSE(s->drift);
 }
 
+// Traffic events (the inspector's, NFLOG's) carry the generation in force, also after a
+// restart and a rollback.
+TEST_F(ControllerTest, TrafficEventsCarryTheGenerationInForce) {
+  auto traffic_generation = [this] {
+    events_.publish(telemetry::Event{});
+    return events_.since(0).back().generation;
+  };
+  {
+    auto c = make();
+    EXPECT_EQ(traffic_generation(), 0u);
+    ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
+    EXPECT_EQ(traffic_generation(), 1u);
+    ASSERT_TRUE(c->apply({policy_text(2), "p.toml"}, {}).ok());
+    ASSERT_TRUE(c->rollback().ok());
+    EXPECT_EQ(traffic_generation(), 3u);
+  }
+  // A restarted agent (a fresh event log) stamps the saved generation from the start.
+  telemetry::EventLog fresh;
+  ControllerOptions options;
+  options.now = [this] { return now_; };
+  Controller restarted(kernel_, StateStore(dir_.path() / "state"), fresh, options);
+  ASSERT_TRUE(restarted.start().ok());
+  fresh.publish(telemetry::Event{});
+  EXPECT_EQ(fresh.since(0).back().generation, 3u);
+}
+
 TEST_F(ControllerTest, ABadPolicyChangesNothing) {
   auto c = make();
   ASSERT_TRUE(c->apply({policy_text(1), "p.toml"}, {}).ok());
