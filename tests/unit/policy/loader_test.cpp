@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::optional<uint32_t> fake_users(const std::string& name) {
   if (name == "unbound") return 101;
@@ -114,6 +115,7 @@ TEST(PolicyLoader, AResolversStringIsOneError) {
   EXPECT_THAT(errors_of(with_header("[egress]\nresolvers = \"10.0.0.53\"\n")),
               ElementsAre("policy.toml:5:13: egress.resolvers: expected an array of tables ([[egress.resolvers]]), "
                           "found a string"));
+  EXPECT_EQ(errors_of(with_header("[egress]\nresolvers = \"10.0.0.53\"\n[inspect]\nenabled = true\n")).size(), 1u);
 }
 
 TEST(PolicyLoader, ZoneIdsAreRefusedByName) {
@@ -137,6 +139,7 @@ TEST(PolicyLoader, TomlSyntaxErrorsSayWhatIsWrongInPlainWords) {
   EXPECT_THAT(errors_of("[policy]\nname = \"t\"\nname = \"u\"\n"),
               ElementsAre(HasSubstr("TOML syntax error: a key or table is defined twice (")));
   EXPECT_THAT(errors_of("[policy\n"), ElementsAre(HasSubstr("a table header or array is not closed with ]")));
+  EXPECT_THAT(errors_of("[policy]\nversion = 1 2\n"), ElementsAre(Not(HasSubstr("a value is missing"))));
 }
 
 TEST(PolicyLoader, WrongTypesSayWhatWasExpectedAndFound) {
