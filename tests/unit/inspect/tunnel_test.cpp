@@ -170,7 +170,7 @@ TEST_F(DetectorTest, ManyUniqueNamesCount) {
   settings_.budget_bytes_per_hour = 1'000'000;
   int i = 0;
   TunnelObservation seen;
-  while (!seen.held && i < 1000) seen = observe("h" + std::to_string(i++) + ".names.example");
+  while (!seen.held && i < 1000) seen = observe(std::string("h").append(std::to_string(i++)).append(".names.example"));
   EXPECT_EQ(seen.signals, kSignalUniqueNames);
   EXPECT_EQ(i, 100);
 }
