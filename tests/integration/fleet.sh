@@ -116,7 +116,7 @@ make_certs "$pki" agent agent-a-renewed IP:198.51.100.11
 cp "$pki/agent-a-renewed.crt" "$pki/agent-a.crt"
 cp "$pki/agent-a-renewed.key" "$pki/agent-a.key"
 kill -HUP "${agent_pid_of[a]}"
-renewed() { tls -tls1_3 | grep -q 'subject=CN *= *agent-a-renewed'; }
+renewed() { output_has 'subject=CN *= *agent-a-renewed' tls -tls1_3; }
 wait_for "the renewed certificate to be served" 10 renewed
 check "the agent serves the renewed certificate" renewed
 check_output "admin calls work with it" "^$A +ok +fleet v1 " as admin --agent $A status

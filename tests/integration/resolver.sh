@@ -53,7 +53,7 @@ CONF
 chmod 644 "$conf_dir/unbound.conf"
 start_bg "$res" "$TEST_TMP/unbound.log" unbound -d -c "$conf_dir/unbound.conf"
 q() { in_ns "$1" dig +tries=1 +time=2 "@$2" "$3"; }
-answered() { q "$@" | grep -q '^www\.example\.test\..*198\.51\.100\.80'; }
+answered() { output_has '^www\.example\.test\..*198\.51\.100\.80' q "$@"; }
 wait_for "unbound answers through the upstream" 15 answered "$client" 192.0.2.53 www.example.test
 
 echo "# before the policy: anyone may query, and root may query the upstream directly"
